@@ -1,0 +1,12 @@
+// The minimind subcommands; each takes the arguments after its name and returns the exit code.
+#pragma once
+
+namespace minimind::cli {
+
+int info_command(int argc, char** argv);
+int init_command(int argc, char** argv);
+int forward_command(int argc, char** argv);
+int bench_command(int argc, char** argv);
+int demo_command(int argc, char** argv);
+
+}  // namespace minimind::cli

@@ -1,0 +1,25 @@
+// A model directory: config.json + model.safetensors with the PyTorch MiniMind parameter names, so a model
+// moves between the lab and PyTorch without conversion.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "model/minimind_model.h"
+
+namespace minimind {
+
+// Copies every parameter from a safetensors file into the model, converting F32 / BF16 / F16 / F64.
+// The tied embedding may be stored as model.embed_tokens.weight, lm_head.weight or both (then identical).
+// Missing, misshaped or unexpected tensors are refused with their names.
+void load_weights(MiniMindModel& model, const std::filesystem::path& safetensors_path);
+
+// config.json + model.safetensors from `directory`.
+std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend,
+                                          DType dtype = DType::f32);
+
+// Writes config.json and model.safetensors (atomically each), the weights in `storage` (f32, bf16, f16),
+// with both model.embed_tokens.weight and lm_head.weight so PyTorch's strict load_state_dict accepts them.
+void save_model(const MiniMindModel& model, const std::filesystem::path& directory, DType storage = DType::f32);
+
+}  // namespace minimind

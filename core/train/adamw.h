@@ -1,0 +1,39 @@
+// AdamW over the model's one parameter buffer, with its moments in two buffers of the same layout, and
+// global-norm gradient clipping.
+#pragma once
+
+#include "backend/backend.h"
+#include "model/parameters.h"
+
+namespace minimind {
+
+struct AdamWConfig {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;  // torch.optim.AdamW's default, which the seed uses
+};
+
+class AdamW {
+ public:
+  AdamW(const ParameterLayout& layout, Backend& backend, DType dtype, AdamWConfig config = {});
+
+  // One update of every parameter with the gradients as they are; counts steps from 1.
+  void step(ParameterSet& parameters, const ParameterSet& gradients, double learning_rate);
+  int64_t steps() const { return steps_; }
+  const AdamWConfig& config() const { return config_; }
+  ParameterSet& first_moment() { return m_; }
+  ParameterSet& second_moment() { return v_; }
+
+ private:
+  Backend& backend_;
+  AdamWConfig config_;
+  ParameterSet m_, v_;
+  int64_t steps_ = 0;
+};
+
+// The global L2 norm of the gradients; scales them down to max_norm when above it (max_norm <= 0: no
+// clipping). Returns the norm before clipping.
+double clip_gradient_norm(Backend& backend, ParameterSet& gradients, double max_norm);
+
+}  // namespace minimind

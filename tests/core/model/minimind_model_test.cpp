@@ -1,0 +1,302 @@
+// The whole model: gradients against central finite differences in double precision (dense and MoE, GQA and
+// multi-head, YaRN on and off, padding mask, dropout), KV-cache decoding against the full forward, and f32
+// against f64.
+#include "model/minimind_model.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "backend/cpu/cpu_backend.h"
+#include "support/gradient_check.h"
+
+namespace minimind {
+namespace {
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.hidden_size = 16;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.vocab_size = 23;
+  c.intermediate_size = 24;
+  c.max_position_embeddings = 64;
+  c.rope_theta = 10000.0;
+  return c;
+}
+
+Batch random_batch(int64_t b, int64_t t, int64_t vocab, std::mt19937_64& rng, DType mask_dtype = DType::f64) {
+  Batch batch{testing::random_ids({b, t}, static_cast<int32_t>(vocab), rng),
+              testing::random_ids({b, t}, static_cast<int32_t>(vocab), rng), Tensor::empty({b, t}, mask_dtype), {}};
+  for (int64_t i = 0; i < b * t; ++i) {
+    const double keep = (i % 5 == 3) ? 0.0 : 1.0;  // some positions unscored
+    if (mask_dtype == DType::f64)
+      batch.loss_mask.data<double>()[i] = keep;
+    else
+      batch.loss_mask.data<float>()[i] = static_cast<float>(keep);
+  }
+  return batch;
+}
+
+// Random weights large enough that attention and routing are far from uniform.
+void randomize(MiniMindModel& model, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-0.5, 0.5);
+  Tensor buffer = model.parameters().buffer();
+  for (const ParameterEntry& e : model.layout().entries()) {
+    double* p = buffer.data<double>() + e.offset;
+    for (int64_t i = 0; i < e.numel(); ++i) p[i] = e.shape.size() == 1 ? 1.0 + 0.3 * uniform(rng) : uniform(rng);
+  }
+}
+
+// Compares the analytic gradient of every parameter tensor with finite differences at up to `per_tensor`
+// random elements of it.
+void expect_model_gradients(const ModelConfig& config, const Batch& batch, bool training, uint64_t dropout_seed,
+                            int per_tensor = 12) {
+  CpuBackend backend(1);
+  MiniMindModel model(config, backend, DType::f64);
+  randomize(model, 11);
+  backend.zero(model.gradients().buffer());
+  model.forward(batch, training, dropout_seed);
+  model.backward();
+  const Tensor analytic = model.gradients().buffer();
+
+  Tensor params = model.parameters().buffer();
+  double* p = params.data<double>();
+  std::mt19937_64 rng(5);
+  int failures = 0, checked = 0;
+  for (const ParameterEntry& e : model.layout().entries()) {
+    std::vector<int64_t> indices(static_cast<size_t>(e.numel()));
+    for (int64_t i = 0; i < e.numel(); ++i) indices[static_cast<size_t>(i)] = e.offset + i;
+    std::shuffle(indices.begin(), indices.end(), rng);
+    indices.resize(std::min<size_t>(indices.size(), static_cast<size_t>(per_tensor)));
+    for (int64_t index : indices) {
+      const double saved = p[index], h = 1e-5;
+      p[index] = saved + h;
+      const double plus = model.forward(batch, training, dropout_seed).loss;
+      p[index] = saved - h;
+      const double minus = model.forward(batch, training, dropout_seed).loss;
+      p[index] = saved;
+      const double numeric = (plus - minus) / (2 * h);
+      const double a = analytic.data<double>()[index];
+      ++checked;
+      if (std::abs(a - numeric) > 1e-7 + 1e-5 * std::max(std::abs(a), std::abs(numeric)) && ++failures <= 8)
+        ADD_FAILURE() << e.name << "[" << index - e.offset << "]: analytic " << a << " vs finite difference " << numeric;
+    }
+  }
+  EXPECT_EQ(failures, 0) << failures << " of " << checked << " gradient entries differ";
+}
+
+TEST(MiniMindModelGradients, DenseGroupedQueryAttention) {
+  std::mt19937_64 rng(1);
+  expect_model_gradients(small_config(), random_batch(2, 6, 23, rng), true, 0);
+}
+
+TEST(MiniMindModelGradients, DenseMultiHeadAttention) {
+  ModelConfig c = small_config();
+  c.num_key_value_heads = 4;
+  std::mt19937_64 rng(2);
+  expect_model_gradients(c, random_batch(2, 5, 23, rng), true, 0);
+}
+
+TEST(MiniMindModelGradients, YarnScaledRope) {
+  ModelConfig c = small_config();
+  c.inference_rope_scaling = true;
+  c.rope_scaling.original_max_position_embeddings = 16;
+  ASSERT_TRUE(c.yarn_active());
+  std::mt19937_64 rng(3);
+  expect_model_gradients(c, random_batch(1, 9, 23, rng), true, 0);
+}
+
+TEST(MiniMindModelGradients, PaddingMask) {
+  std::mt19937_64 rng(4);
+  Batch batch = random_batch(2, 6, 23, rng);
+  batch.attention_mask = Tensor::empty({2, 6}, DType::i32);
+  const int32_t mask[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1};  // a padded prefix, and a hole
+  std::copy(mask, mask + 12, batch.attention_mask.data<int32_t>());
+  expect_model_gradients(small_config(), batch, true, 0);
+}
+
+TEST(MiniMindModelGradients, DropoutWithFixedMasks) {
+  ModelConfig c = small_config();
+  c.dropout = 0.2;
+  std::mt19937_64 rng(5);
+  expect_model_gradients(c, random_batch(2, 5, 23, rng), true, 99);
+}
+
+TEST(MiniMindModelGradients, MixtureOfExpertsSequenceAux) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  c.n_routed_experts = 4;
+  c.num_experts_per_tok = 2;
+  c.n_shared_experts = 1;
+  std::mt19937_64 rng(6);
+  expect_model_gradients(c, random_batch(2, 6, 23, rng), true, 0);
+}
+
+TEST(MiniMindModelGradients, MixtureOfExpertsBatchAuxNoSharedUnnormalized) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  c.n_routed_experts = 3;
+  c.num_experts_per_tok = 2;
+  c.n_shared_experts = 0;
+  c.seq_aux = false;
+  c.norm_topk_prob = false;
+  c.aux_loss_alpha = 0.5;
+  std::mt19937_64 rng(7);
+  expect_model_gradients(c, random_batch(2, 5, 23, rng), true, 0);
+}
+
+TEST(MiniMindModelGradients, MixtureOfExpertsWithDropoutAndTopOne) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  c.num_experts_per_tok = 1;
+  c.n_shared_experts = 2;
+  c.dropout = 0.1;
+  std::mt19937_64 rng(8);
+  expect_model_gradients(c, random_batch(2, 5, 23, rng), true, 3);
+}
+
+TEST(MiniMindModel, LossIsMaskedMeanCrossEntropyPlusAux) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  CpuBackend backend(1);
+  MiniMindModel model(c, backend, DType::f64);
+  randomize(model, 3);
+  std::mt19937_64 rng(9);
+  const Batch batch = random_batch(2, 5, 23, rng);
+  const LossTerms train = model.forward(batch, true);
+  // Recompute the cross-entropy from the logits by hand.
+  const Tensor logits = model.logits();
+  double total = 0, count = 0;
+  for (int64_t n = 0; n < 10; ++n) {
+    const double* row = logits.data<double>() + n * 23;
+    double max = row[0], sum = 0;
+    for (int v = 0; v < 23; ++v) max = std::max(max, row[v]);
+    for (int v = 0; v < 23; ++v) sum += std::exp(row[v] - max);
+    const double mask = batch.loss_mask.data<double>()[n];
+    total += mask * (max + std::log(sum) - row[batch.targets.data<int32_t>()[n]]);
+    count += mask;
+  }
+  EXPECT_NEAR(train.cross_entropy, total / count, 1e-12);
+  EXPECT_GT(train.aux_loss, 0.0);
+  EXPECT_NEAR(train.loss, train.cross_entropy + train.aux_loss, 1e-12);
+  // The seed computes the aux loss in training mode only.
+  const LossTerms eval = model.forward(batch, false);
+  EXPECT_EQ(eval.aux_loss, 0.0);
+  EXPECT_NEAR(eval.cross_entropy, train.cross_entropy, 1e-12);
+}
+
+// Prefill then one token at a time must give the logits of the full causal forward, position by position.
+void expect_cache_matches_full_forward(const ModelConfig& config, bool with_padding) {
+  CpuBackend backend(2);
+  MiniMindModel model(config, backend, DType::f64);
+  randomize(model, 21);
+  std::mt19937_64 rng(12);
+  const int64_t b = 2, t = 9, prefill = 4;
+  Batch batch = random_batch(b, t, config.vocab_size, rng);
+  if (with_padding) {
+    batch.attention_mask = Tensor::empty({b, t}, DType::i32);
+    for (int64_t i = 0; i < b * t; ++i) batch.attention_mask.data<int32_t>()[i] = (i == 0 || i == 1) ? 0 : 1;
+  }
+  model.forward(batch, false);
+  const Tensor full = Tensor::empty({b, t, config.vocab_size}, DType::f64);
+  Tensor full_copy = full;
+  backend.copy(model.logits(), full_copy);
+
+  KvCache cache = model.make_cache(b, t + 3);
+  auto columns = [&](const Tensor& src, int64_t begin, int64_t end) {
+    Tensor out = Tensor::empty({b, end - begin}, DType::i32);
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t j = begin; j < end; ++j)
+        out.data<int32_t>()[i * (end - begin) + j - begin] = src.data<int32_t>()[i * t + j];
+    return out;
+  };
+  double worst = 0;
+  for (int64_t begin = 0; begin < t;) {
+    const int64_t end = begin == 0 ? prefill : begin + 1;
+    const Tensor step = model.forward_cached(columns(batch.input_ids, begin, end), cache,
+                                             with_padding ? columns(batch.attention_mask, begin, end) : Tensor{});
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t j = begin; j < end; ++j)
+        for (int64_t v = 0; v < config.vocab_size; ++v) {
+          const double expected = full.data<double>()[(i * t + j) * config.vocab_size + v];
+          const double got = step.data<double>()[(i * (end - begin) + j - begin) * config.vocab_size + v];
+          worst = std::max(worst, std::abs(expected - got));
+        }
+    begin = end;
+  }
+  EXPECT_EQ(cache.length(), t);
+  EXPECT_LT(worst, 1e-12);
+}
+
+TEST(MiniMindModelKvCache, MatchesFullForwardDense) { expect_cache_matches_full_forward(small_config(), false); }
+
+TEST(MiniMindModelKvCache, MatchesFullForwardWithPadding) { expect_cache_matches_full_forward(small_config(), true); }
+
+TEST(MiniMindModelKvCache, MatchesFullForwardMoeYarn) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  c.inference_rope_scaling = true;
+  c.rope_scaling.original_max_position_embeddings = 4;
+  expect_cache_matches_full_forward(c, false);
+}
+
+TEST(MiniMindModelKvCache, RefusesOverflowAndWrongBatch) {
+  CpuBackend backend(1);
+  MiniMindModel model(small_config(), backend);
+  KvCache cache = model.make_cache(1, 4);
+  Tensor ids = Tensor::zeros({1, 5}, DType::i32);
+  EXPECT_THROW(model.forward_cached(ids, cache), std::invalid_argument);
+  Tensor two = Tensor::zeros({2, 1}, DType::i32);
+  EXPECT_THROW(model.forward_cached(two, cache), std::invalid_argument);
+  EXPECT_THROW(model.make_cache(1, 65), std::invalid_argument);
+}
+
+TEST(MiniMindModel, Float32AgreesWithFloat64) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  CpuBackend backend(2);
+  MiniMindModel exact(c, backend, DType::f64), single(c, backend, DType::f32);
+  randomize(exact, 4);
+  const Tensor p64 = exact.parameters().buffer();
+  for (int64_t i = 0; i < p64.numel(); ++i) single.parameters().buffer().data<float>()[i] = static_cast<float>(p64.data<double>()[i]);
+  for (int64_t i = 0; i < p64.numel(); ++i) p64.data<double>()[i] = single.parameters().buffer().data<float>()[i];
+  std::mt19937_64 rng(10);
+  const Batch b64 = random_batch(2, 7, 23, rng);
+  Batch b32 = b64;
+  b32.loss_mask = Tensor::empty({2, 7}, DType::f32);
+  for (int64_t i = 0; i < 14; ++i) b32.loss_mask.data<float>()[i] = static_cast<float>(b64.loss_mask.data<double>()[i]);
+  backend.zero(exact.gradients().buffer());
+  backend.zero(single.gradients().buffer());
+  const double l64 = exact.forward(b64, true).loss, l32 = single.forward(b32, true).loss;
+  EXPECT_NEAR(l32, l64, 1e-5 * std::abs(l64));
+  exact.backward();
+  single.backward();
+  const Tensor g64 = exact.gradients().buffer(), g32 = single.gradients().buffer();
+  double max_diff = 0, max_value = 0;
+  for (int64_t i = 0; i < g64.numel(); ++i) {
+    max_diff = std::max(max_diff, std::abs(g64.data<double>()[i] - g32.data<float>()[i]));
+    max_value = std::max(max_value, std::abs(g64.data<double>()[i]));
+  }
+  EXPECT_LT(max_diff, 1e-5 * max_value);
+}
+
+TEST(MiniMindModel, RefusesBadBatches) {
+  CpuBackend backend(1);
+  MiniMindModel model(small_config(), backend);
+  Batch batch{Tensor::zeros({1, 4}, DType::i32), Tensor::zeros({1, 3}, DType::i32), {}, {}};
+  EXPECT_THROW(model.forward(batch, true), std::invalid_argument);
+  batch.targets = Tensor::zeros({1, 4}, DType::i32);
+  batch.input_ids.data<int32_t>()[2] = 23;  // outside the vocabulary
+  EXPECT_THROW(model.forward(batch, true), std::invalid_argument);
+  EXPECT_THROW(model.backward(), std::logic_error);
+  Batch too_long{Tensor::zeros({1, 65}, DType::i32), Tensor::zeros({1, 65}, DType::i32), {}, {}};
+  EXPECT_THROW(model.forward(too_long, true), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace minimind

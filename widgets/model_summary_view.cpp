@@ -1,0 +1,45 @@
+// The model summary: one form row per figure.
+#include "model_summary_view.h"
+
+#include <QFormLayout>
+#include <QLabel>
+
+namespace minimind {
+
+namespace {
+QString megas(double count) { return QString::number(count / 1e6, 'f', 2) + " M"; }
+QString mebibytes(qint64 bytes) { return QString::number(bytes / 1048576.0, 'f', 1) + " MiB"; }
+}  // namespace
+
+ModelSummaryView::ModelSummaryView(QWidget* parent) : QWidget(parent), form_(new QFormLayout(this)) {
+  for (const char* field : {"Shape", "Parameters", "Active per token", "Training FLOPs per token", "Weights",
+                            "Gradients", "AdamW state", "Activations", "Total memory"}) {
+    auto* value = new QLabel(this);
+    value->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    value->setWordWrap(true);
+    form_->addRow(QString(field) + ":", value);
+    values_.insert(field, value);
+  }
+}
+
+void ModelSummaryView::show_summary(const ModelSummary& s) {
+  values_["Shape"]->setText(s.shape);
+  values_["Parameters"]->setText(megas(s.total_parameters));
+  values_["Active per token"]->setText(megas(s.active_parameters));
+  values_["Training FLOPs per token"]->setText(QString::number(s.flops_per_token / 1e6, 'f', 1) + " MFLOP at " +
+                                               QString::number(s.seq_len) + " tokens of context");
+  values_["Weights"]->setText(mebibytes(s.weights_bytes));
+  values_["Gradients"]->setText(mebibytes(s.gradients_bytes));
+  values_["AdamW state"]->setText(mebibytes(s.optimizer_bytes));
+  values_["Activations"]->setText(mebibytes(s.activations_bytes) + " at batch " + QString::number(s.batch) + " x " +
+                                  QString::number(s.seq_len));
+  values_["Total memory"]->setText(
+      mebibytes(s.weights_bytes + s.gradients_bytes + s.optimizer_bytes + s.activations_bytes));
+}
+
+QString ModelSummaryView::field_text(const QString& field) const {
+  const QLabel* label = values_.value(field);
+  return label ? label->text() : QString();
+}
+
+}  // namespace minimind
