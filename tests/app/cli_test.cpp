@@ -1,0 +1,115 @@
+// The minimind CLI as a user runs it: real processes, real files. Bad arguments exit non-zero with a message
+// naming the problem; forward writes logits, loss and named gradients that agree with the library.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "io/safetensors.h"
+#include "model/model_dir.h"
+
+namespace minimind {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+Run run_cli(const std::string& arguments) {
+  const std::string command = std::string(MINIMIND_CLI_PATH) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("minimind_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "usage"},
+      {"frobnicate", "unknown command 'frobnicate'"},
+      {"info --hidden_sise 64", "unknown option --hidden_sise"},
+      {"info --hidden_size abc", "--hidden_size expects an integer"},
+      {"info --num_attention_heads 3", "num_attention_heads"},
+      {"info --preset enormous", "enormous"},
+      {"forward --out x.safetensors --ids 1,2", "needs --model"},
+      {"forward --model /nonexistent --ids 1,2 --out x.safetensors", "/nonexistent"},
+      {"bench --batch_size 0", "--batch_size"},
+  };
+  for (const auto& [arguments, fragment] : cases) {
+    const Run run = run_cli(arguments);
+    EXPECT_NE(run.exit_code, 0) << arguments;
+    EXPECT_NE(run.output.find(fragment), std::string::npos) << arguments << " printed:\n" << run.output;
+    EXPECT_EQ(run.output.find("terminate called"), std::string::npos) << arguments;
+  }
+}
+
+TEST_F(CliTest, HelpListsOptions) {
+  const Run run = run_cli("forward --help");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.output.find("--grads"), std::string::npos);
+}
+
+TEST_F(CliTest, InitThenForwardWritesLogitsLossAndGradients) {
+  const fs::path model_dir = dir_ / "model", out = dir_ / "out.safetensors";
+  Run run = run_cli("init --preset tiny --hidden_size 32 --num_hidden_layers 2 --num_attention_heads 4 "
+                    "--num_key_value_heads 2 --vocab_size 50 --use_moe --seed 3 --out " + model_dir.string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  run = run_cli("forward --model " + model_dir.string() + " --ids 5,7,11,13,2 --grads --train --out " + out.string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+
+  // The same computation through the library.
+  CpuBackend backend(1);
+  auto model = load_model(model_dir, backend);
+  Batch batch{Tensor::empty({1, 5}, DType::i32), Tensor::zeros({1, 5}, DType::i32), Tensor::zeros({1, 5}, DType::f32), {}};
+  const int32_t ids[] = {5, 7, 11, 13, 2};
+  std::copy(ids, ids + 5, batch.input_ids.data<int32_t>());
+  for (int t = 0; t < 4; ++t) {
+    batch.targets.data<int32_t>()[t] = ids[t + 1];
+    batch.loss_mask.data<float>()[t] = 1;
+  }
+  backend.zero(model->gradients().buffer());
+  const LossTerms loss = model->forward(batch, true);
+  model->backward();
+
+  const SafetensorsFile file = SafetensorsFile::open(out);
+  EXPECT_EQ(file.entry("logits").shape, (Shape{1, 5, 50}));
+  EXPECT_NEAR(file.read("loss", DType::f64).data<double>()[0], loss.loss, 1e-6);
+  EXPECT_GT(file.read("aux_loss", DType::f64).data<double>()[0], 0.0);
+  const Tensor grad = file.read("grad.model.layers.1.mlp.experts.2.up_proj.weight", DType::f32);
+  const Tensor expected = model->gradients().get("model.layers.1.mlp.experts.2.up_proj.weight");
+  for (int64_t i = 0; i < grad.numel(); ++i) ASSERT_EQ(grad.data<float>()[i], expected.data<float>()[i]);
+  EXPECT_TRUE(file.contains("grad.model.embed_tokens.weight"));
+}
+
+TEST_F(CliTest, InfoReportsParametersAndMemory) {
+  const Run run = run_cli("info --preset small --batch_size 32 --seq_len 512");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("parameters: 25.8"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("activations"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minimind
