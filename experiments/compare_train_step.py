@@ -22,7 +22,7 @@ CASES = {
     "small": (dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
                    vocab_size=6400), 32, 512),
     "moe": (dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
-                 vocab_size=6400, use_moe="true"), 8, 512),
+                 vocab_size=6400, use_moe=True), 8, 512),
 }
 
 
@@ -48,7 +48,7 @@ def main():
     rows = []
     for name in args.case or ["tiny", "small"]:
         model, batch, seq_len = CASES[name]
-        flags = [f"--{k}={v}" for k, v in model.items()]
+        flags = [f"--{k}" if v is True else f"--{k}={v}" for k, v in model.items()]
         common = [f"--batch_size={batch}", f"--seq_len={seq_len}", f"--steps={args.steps}",
                   f"--warmup={args.warmup}", f"--threads={args.threads}"]
         lab = run_json([args.minimind, "bench", "--json", *flags, *common], env)
