@@ -18,6 +18,8 @@ struct RopeScaling {  // YaRN, used when inference_rope_scaling is on
   double factor = 4.0;
   int64_t original_max_position_embeddings = 2048;
   std::string type = "yarn";
+
+  bool operator==(const RopeScaling&) const = default;
 };
 
 struct ModelConfig {
@@ -56,16 +58,29 @@ struct ModelConfig {
   bool yarn_active() const {
     return inference_rope_scaling && max_position_embeddings > rope_scaling.original_max_position_embeddings;
   }
+
+  bool operator==(const ModelConfig&) const = default;
 };
+
+// Upper bounds validate() enforces, far above any model this engine trains, so that no size product
+// downstream (parameter counts, byte counts, RoPE tables, buffer offsets) can overflow int64.
+inline constexpr int64_t kMaxHiddenSize = 65536;
+inline constexpr int64_t kMaxHiddenLayers = 1024;
+inline constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+inline constexpr int64_t kMaxIntermediateSize = int64_t{1} << 20;
+inline constexpr int64_t kMaxPositionEmbeddings = int64_t{1} << 22;
+inline constexpr int64_t kMaxExperts = 1024;  // routed and shared, each
+inline constexpr int64_t kMaxParameters = int64_t{1} << 40;
 
 struct ConfigIssue {
   std::string field;  // the config.json key, e.g. "num_key_value_heads"
   std::string rule;   // what must hold, with the values found
 };
 
+// what(): a header line (naming `source`, e.g. the file, when given), then one "field: rule" line per issue.
 class ConfigError : public std::invalid_argument {
  public:
-  explicit ConfigError(std::vector<ConfigIssue> issues);
+  explicit ConfigError(std::vector<ConfigIssue> issues, const std::string& source = "");
   const std::vector<ConfigIssue>& issues() const { return issues_; }
 
  private:
