@@ -38,6 +38,8 @@ class SafetensorsFile {
  public:
   // Reads and validates the file; throws SafetensorsError naming the path and what is wrong.
   static SafetensorsFile open(const std::filesystem::path& path);
+  // The same checks over the bytes of a whole file held in memory; `path` only names it in messages.
+  static SafetensorsFile parse(std::vector<char> bytes, const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // in file order of offsets
@@ -56,6 +58,8 @@ class SafetensorsFile {
   std::shared_ptr<const std::vector<char>> data_;  // the data section
 };
 
+// Writes the tensors in the given order with contiguous offsets, atomically. Throws std::invalid_argument
+// for duplicate or reserved names and for tensors that are undefined, on a device or of another dtype.
 void save_safetensors(const std::filesystem::path& path, std::span<const NamedTensor> tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

@@ -1,0 +1,164 @@
+// Atomic file writes through POSIX calls, so that every step (open, write, fsync, rename, directory fsync)
+// can be checked and reported with its errno.
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+namespace minimind {
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& step, int error) {
+  throw std::runtime_error("write_file_atomically: " + path.string() + ": " + step +
+                           " failed: " + std::strerror(error));
+}
+
+// Writes all `size` bytes, retrying short writes and interrupted calls; returns 0 or the errno.
+int write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t written = ::write(fd, data, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += written;
+    size -= static_cast<size_t>(written);
+  }
+  return 0;
+}
+
+// The temporary file: created exclusively beside the target, removed by the destructor unless renamed.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(const std::filesystem::path& target) : target_(target) {
+    // O_EXCL with an increasing counter finds a free name even when another thread of this process, or a
+    // stale file left by a crashed process with the same pid, holds an earlier one.
+    constexpr int kMaxAttempts = 10000;
+    const std::string prefix = target.string() + ".tmp-" + std::to_string(::getpid()) + "-";
+    for (int counter = 0; counter < kMaxAttempts; ++counter) {
+      path_ = prefix + std::to_string(counter);
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd_ >= 0) return;
+      if (errno != EEXIST && errno != EINTR) fail(path_, "creating the temporary file", errno);
+    }
+    fail(path_, "creating the temporary file", EEXIST);
+  }
+  ~TemporaryFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!renamed_) ::unlink(path_.c_str());
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  // fsync, close, rename over the target, fsync the directory so the rename itself is durable.
+  void commit() {
+    if (::fsync(fd_) != 0) fail(path_, "fsync", errno);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail(path_, "close", errno);
+    if (::rename(path_.c_str(), target_.c_str()) != 0) fail(target_, "rename from " + path_.string(), errno);
+    renamed_ = true;
+    sync_directory();
+  }
+
+ private:
+  void sync_directory() const {
+    std::filesystem::path directory = target_.parent_path();
+    if (directory.empty()) directory = ".";
+    const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) fail(directory, "opening the directory to sync it", errno);
+    const int result = ::fsync(dir_fd);
+    const int error = errno;
+    ::close(dir_fd);
+    // Some file systems cannot sync a directory and say so with EINVAL; the rename is done either way.
+    if (result != 0 && error != EINVAL) fail(directory, "fsync of the directory", error);
+  }
+
+  std::filesystem::path target_;
+  std::filesystem::path path_;
+  int fd_ = -1;
+  bool renamed_ = false;
+};
+
+// An output buffer over a file descriptor that records the first write error instead of losing it.
+class FileDescriptorBuffer : public std::streambuf {
+ public:
+  explicit FileDescriptorBuffer(int fd) : fd_(fd), buffer_(kBufferBytes) {
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+  }
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+  std::streamsize xsputn(const char* data, std::streamsize count) override {
+    // Large blocks (tensor data) bypass the buffer instead of being copied through it.
+    if (count >= static_cast<std::streamsize>(buffer_.size())) {
+      if (!drain()) return 0;
+      if ((error_ = write_all(fd_, data, static_cast<size_t>(count))) != 0) return 0;
+      return count;
+    }
+    return std::streambuf::xsputn(data, count);
+  }
+  int sync() override { return drain() ? 0 : -1; }
+
+ private:
+  static constexpr size_t kBufferBytes = size_t{1} << 20;
+
+  bool drain() {
+    if (error_ != 0) return false;
+    const size_t pending = static_cast<size_t>(pptr() - pbase());
+    if ((error_ = write_all(fd_, pbase(), pending)) != 0) return false;
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return true;
+  }
+
+  int fd_;
+  std::vector<char> buffer_;
+  int error_ = 0;
+};
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path, std::span<const char> bytes) {
+  TemporaryFile temporary(path);
+  if (const int error = write_all(temporary.fd(), bytes.data(), bytes.size()); error != 0)
+    fail(temporary.path(), "write", error);
+  temporary.commit();
+}
+
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& write) {
+  TemporaryFile temporary(path);
+  {
+    FileDescriptorBuffer buffer(temporary.fd());
+    std::ostream stream(&buffer);
+    write(stream);
+    stream.flush();
+    if (buffer.error() != 0) fail(temporary.path(), "write", buffer.error());
+    if (!stream)
+      throw std::runtime_error("write_file_atomically: " + temporary.path().string() +
+                               ": the writer left the stream in a failed state");
+  }
+  temporary.commit();
+}
+
+}  // namespace minimind
