@@ -1,0 +1,76 @@
+// matmul: out [M, N] = op(a) @ op(b) (+ out when accumulating), op(x) = x or x^T, all row-major 2-D.
+// The product is Eigen's blocked GEMM over maps of the tensors (no copies, transposes are free views); called
+// outside an OpenMP region, Eigen runs it on all OpenMP threads itself. Nothing is saved: the backward of a
+// product is two more products, composed by the caller.
+#include <Eigen/Core>
+#include <stdexcept>
+#include <string>
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/dispatch.h"
+
+namespace minimind {
+namespace {
+
+template <typename T>
+using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Eigen's noalias() product requires that out does not share memory with an operand.
+bool overlaps(const Tensor& x, const Tensor& y) {
+  if (x.bytes() == 0 || y.bytes() == 0) return false;
+  const char* x_begin = static_cast<const char*>(x.raw());
+  const char* y_begin = static_cast<const char*>(y.raw());
+  return x_begin < y_begin + y.bytes() && y_begin < x_begin + x.bytes();
+}
+
+// Calls fn with the matrix or its transpose, so that each of the four products is a distinct Eigen type.
+template <typename Matrix, typename Fn>
+void with_op(const Matrix& matrix, bool transpose, Fn&& fn) {
+  if (transpose) {
+    fn(matrix.transpose());
+  } else {
+    fn(matrix);
+  }
+}
+
+}  // namespace
+
+void CpuBackend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& out,
+                        bool accumulate) {
+  expect_rank(a, 2, "matmul", "a");
+  expect_rank(b, 2, "matmul", "b");
+  expect_dtype(b, a.dtype(), "matmul", "b");
+  expect_dtype(out, a.dtype(), "matmul", "out");
+  const int64_t rows = transpose_a ? a.dim(1) : a.dim(0);
+  const int64_t inner = transpose_a ? a.dim(0) : a.dim(1);
+  const int64_t b_inner = transpose_b ? b.dim(1) : b.dim(0);
+  const int64_t columns = transpose_b ? b.dim(0) : b.dim(1);
+  if (b_inner != inner)
+    throw std::invalid_argument("matmul: argument 'b' " + b.describe() +
+                                (transpose_b ? " (transposed)" : "") + " has inner dimension " +
+                                std::to_string(b_inner) + ", but 'a' " + a.describe() +
+                                (transpose_a ? " (transposed)" : "") + " has " + std::to_string(inner));
+  expect_shape(out, {rows, columns}, "matmul", "out");
+  if (overlaps(out, a) || overlaps(out, b))
+    throw std::invalid_argument("matmul: argument 'out' " + out.describe() +
+                                " shares memory with an operand");
+
+  cpu::dispatch_floating(a.dtype(), "matmul", [&](auto zero) {
+    using T = decltype(zero);
+    using ConstMap = Eigen::Map<const RowMajorMatrix<T>>;
+    const ConstMap a_matrix(a.data<T>(), a.dim(0), a.dim(1));
+    const ConstMap b_matrix(b.data<T>(), b.dim(0), b.dim(1));
+    Eigen::Map<RowMajorMatrix<T>> out_matrix(out.data<T>(), rows, columns);
+    with_op(a_matrix, transpose_a, [&](const auto& lhs) {
+      with_op(b_matrix, transpose_b, [&](const auto& rhs) {
+        if (accumulate) {
+          out_matrix.noalias() += lhs * rhs;
+        } else {
+          out_matrix.noalias() = lhs * rhs;
+        }
+      });
+    });
+  });
+}
+
+}  // namespace minimind

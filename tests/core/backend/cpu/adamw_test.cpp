@@ -1,0 +1,213 @@
+// adamw_step (references: two steps of torch.optim.AdamW's update worked out by hand below, to 1e-13
+// relative in f64 and 1e-6 in f32; the limits of the bias corrections and of the weight decay; a plain loop
+// over the update formula for a buffer large enough to take the parallel path).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "support/gradient_check.h"
+
+namespace minimind {
+namespace {
+
+using testing::random_tensor;
+
+Tensor make(const std::vector<double>& values, DType dtype) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(values.size())}, dtype);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::f32) {
+      t.data<float>()[i] = static_cast<float>(values[i]);
+    } else {
+      t.data<double>()[i] = values[i];
+    }
+  }
+  return t;
+}
+
+double element(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::f64 ? t.data<double>()[i] : static_cast<double>(t.data<float>()[i]);
+}
+
+void expect_values(const Tensor& t, const std::vector<double>& expected, double rtol,
+                   const std::string& what) {
+  ASSERT_EQ(t.numel(), static_cast<int64_t>(expected.size())) << what;
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(element(t, i), expected[i], rtol * std::abs(expected[i]) + 1e-300) << what << "[" << i << "]";
+}
+
+template <typename Call>
+std::string invalid_argument_message(Call&& call) {
+  try {
+    call();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Expects `call` to throw std::invalid_argument with a message that names `argument`.
+template <typename Call>
+void expect_rejects(Call&& call, const std::string& argument) {
+  try {
+    call();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
+    return;
+  }
+  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
+}
+
+// lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.1; p = (1, -2, 0.5), then gradients g1 and g2.
+void check_two_hand_computed_steps(DType dtype, double rtol) {
+  CpuBackend backend;
+  AdamWOptions options;
+  options.learning_rate = 0.1;
+  options.weight_decay = 0.1;
+  Tensor params = make({1.0, -2.0, 0.5}, dtype);
+  Tensor m = make({0, 0, 0}, dtype), v = make({0, 0, 0}, dtype);
+
+  // Step 1, g1 = (0.5, -0.25, 0): m = 0.1 g1, v = 0.001 g1^2; the bias corrections (0.1, 0.001) make
+  // m_hat = g1 and sqrt(v_hat) = |g1|, so each weight moves by lr g / (|g| + eps) after decaying by 0.99.
+  options.step = 1;
+  backend.adamw_step(params, make({0.5, -0.25, 0.0}, dtype), m, v, options);
+  expect_values(m, {0.05, -0.025, 0.0}, rtol, "m after step 1");
+  expect_values(v, {0.00025, 0.0000625, 0.0}, rtol, "v after step 1");
+  const std::vector<double> p1 = {0.99 - 0.1 * 0.5 / 0.50000001, -1.98 + 0.1 * 0.25 / 0.25000001, 0.495};
+  expect_values(params, p1, rtol, "p after step 1");
+
+  // Step 2, g2 = (-0.5, 1, 2):
+  //   m = 0.9 m + 0.1 g2 = (0.045 - 0.05, -0.0225 + 0.1, 0 + 0.2)
+  //   v = 0.999 v + 0.001 g2^2 = (0.00024975 + 0.00025, 0.0000624375 + 0.001, 0 + 0.004)
+  //   bias corrections 1 - 0.9^2 = 0.19 and 1 - 0.999^2 = 0.001999
+  options.step = 2;
+  backend.adamw_step(params, make({-0.5, 1.0, 2.0}, dtype), m, v, options);
+  const std::vector<double> m2 = {-0.005, 0.0775, 0.2};
+  const std::vector<double> v2 = {0.00049975, 0.0010624375, 0.004};
+  expect_values(m, m2, rtol, "m after step 2");
+  expect_values(v, v2, rtol, "v after step 2");
+  std::vector<double> p2(3);
+  for (int i = 0; i < 3; ++i)
+    p2[i] = p1[i] * 0.99 - (0.1 / 0.19) * m2[i] / (std::sqrt(v2[i]) / std::sqrt(0.001999) + 1e-8);
+  // v2[0] / 0.001999 = 0.25 exactly: the first weight moves by (0.1 / 0.19) * 0.005 / 0.50000001.
+  EXPECT_NEAR(p2[0], 0.99 * p1[0] + (0.1 / 0.19) * 0.005 / 0.50000001, 1e-15);
+  expect_values(params, p2, rtol, "p after step 2");
+}
+
+TEST(CpuAdamW, TwoStepsMatchHandComputedValuesF64) {
+  check_two_hand_computed_steps(DType::f64, 1e-13);
+}
+
+TEST(CpuAdamW, TwoStepsMatchHandComputedValuesF32) {
+  check_two_hand_computed_steps(DType::f32, 1e-6);
+}
+
+TEST(CpuAdamW, WeightDecayAloneScalesTheWeights) {
+  CpuBackend backend;
+  AdamWOptions options;
+  options.learning_rate = 0.01;
+  options.weight_decay = 0.5;
+  options.step = 3;
+  Tensor params = make({2.0, -4.0}, DType::f64);
+  Tensor m = make({0, 0}, DType::f64), v = make({0, 0}, DType::f64);
+  const Tensor zero_gradient = make({0, 0}, DType::f64);
+  backend.adamw_step(params, zero_gradient, m, v, options);
+  expect_values(params, {2.0 * 0.995, -4.0 * 0.995}, 1e-15, "decayed p");
+
+  options.weight_decay = 0.0;  // no decay and no gradient: nothing moves
+  backend.adamw_step(params, zero_gradient, m, v, options);
+  expect_values(params, {2.0 * 0.995, -4.0 * 0.995}, 0.0, "p without decay");
+}
+
+// At step 1 the corrections undo the (1 - beta) factors: every weight moves by lr whatever the gradient's
+// scale. Without them the move would be lr * 0.1 / sqrt(0.001), about 3.16 lr.
+TEST(CpuAdamW, FirstStepMovesEachWeightByTheLearningRate) {
+  CpuBackend backend;
+  AdamWOptions options;
+  options.learning_rate = 0.01;
+  Tensor params = make({0, 0, 0, 0}, DType::f64);
+  Tensor m = make({0, 0, 0, 0}, DType::f64), v = make({0, 0, 0, 0}, DType::f64);
+  backend.adamw_step(params, make({1e-3, -1.0, 1e3, -7.0}, DType::f64), m, v, options);
+  expect_values(params, {-0.01, 0.01, -0.01, 0.01}, 1e-4, "p");
+}
+
+// Late in training the corrections tend to one: beta^step underflows and the step is the plain ratio.
+TEST(CpuAdamW, LateStepsUseUncorrectedMoments) {
+  CpuBackend backend;
+  AdamWOptions options;
+  options.learning_rate = 0.01;
+  options.weight_decay = 0.1;
+  options.step = 10'000'000;
+  Tensor params = make({1.0, -1.0}, DType::f64);
+  Tensor m = make({0.2, 0.3}, DType::f64), v = make({0.04, 0.01}, DType::f64);
+  backend.adamw_step(params, make({0.5, -0.5}, DType::f64), m, v, options);
+  const double m0 = 0.9 * 0.2 + 0.1 * 0.5, m1 = 0.9 * 0.3 - 0.1 * 0.5;
+  const double v0 = 0.999 * 0.04 + 0.001 * 0.25, v1 = 0.999 * 0.01 + 0.001 * 0.25;
+  expect_values(
+      params,
+      {1.0 * 0.999 - 0.01 * m0 / (std::sqrt(v0) + 1e-8), -1.0 * 0.999 - 0.01 * m1 / (std::sqrt(v1) + 1e-8)},
+      1e-14, "p");
+}
+
+// A buffer that takes the parallel path and ends in a partial chunk, against the formula applied one
+// element at a time.
+TEST(CpuAdamW, LargeBufferMatchesElementwiseFormula) {
+  std::mt19937_64 rng(1);
+  CpuBackend backend;
+  const int64_t count = 50'001;
+  AdamWOptions options;
+  options.learning_rate = 3e-4;
+  options.weight_decay = 0.1;
+  options.step = 7;
+  Tensor params = random_tensor({count}, DType::f64, rng);
+  const Tensor grads = random_tensor({count}, DType::f64, rng);
+  Tensor m = random_tensor({count}, DType::f64, rng, 0.1);
+  Tensor v = random_tensor({count}, DType::f64, rng, 0.01);
+  for (double& x : v.span<double>()) x = std::abs(x);
+  std::vector<double> expected_p(count), expected_m(count), expected_v(count);
+  const double bias_correction1 = 1 - std::pow(0.9, 7), bias_correction2 = 1 - std::pow(0.999, 7);
+  for (int64_t i = 0; i < count; ++i) {
+    const double g = grads.data<double>()[i];
+    expected_m[i] = 0.9 * m.data<double>()[i] + 0.1 * g;
+    expected_v[i] = 0.999 * v.data<double>()[i] + 0.001 * g * g;
+    expected_p[i] = params.data<double>()[i] * (1 - 3e-4 * 0.1) -
+                    3e-4 / bias_correction1 * expected_m[i] /
+                        (std::sqrt(expected_v[i]) / std::sqrt(bias_correction2) + 1e-8);
+  }
+  backend.adamw_step(params, grads, m, v, options);
+  for (int64_t i = 0; i < count; ++i) {
+    ASSERT_NEAR(m.data<double>()[i], expected_m[i], 1e-15) << i;
+    ASSERT_NEAR(v.data<double>()[i], expected_v[i], 1e-16) << i;
+    ASSERT_NEAR(params.data<double>()[i], expected_p[i], 1e-14) << i;
+  }
+}
+
+TEST(CpuAdamW, RejectsMismatchedBuffersAndBadSteps) {
+  CpuBackend backend;
+  AdamWOptions options;
+  Tensor params = Tensor::zeros({4}, DType::f32);
+  const Tensor grads = Tensor::zeros({4}, DType::f32);
+  Tensor m = Tensor::zeros({4}, DType::f32), v = Tensor::zeros({4}, DType::f32);
+  EXPECT_NO_THROW(backend.adamw_step(params, grads, m, v, options));
+  const Tensor short_grads = Tensor::zeros({3}, DType::f32);
+  expect_rejects([&] { backend.adamw_step(params, short_grads, m, v, options); }, "grads");
+  Tensor m_f64 = Tensor::zeros({4}, DType::f64);
+  expect_rejects([&] { backend.adamw_step(params, grads, m_f64, v, options); }, "m");
+  Tensor v_2d = Tensor::zeros({2, 2}, DType::f32);
+  expect_rejects([&] { backend.adamw_step(params, grads, m, v_2d, options); }, "v");
+  options.step = 0;
+  EXPECT_NE(invalid_argument_message([&] { backend.adamw_step(params, grads, m, v, options); }).find("step"),
+            std::string::npos);
+  options.step = 1;
+  Tensor params_i32 = Tensor::zeros({4}, DType::i32);
+  const Tensor grads_i32 = Tensor::zeros({4}, DType::i32);
+  Tensor m_i32 = Tensor::zeros({4}, DType::i32), v_i32 = Tensor::zeros({4}, DType::i32);
+  EXPECT_THROW(backend.adamw_step(params_i32, grads_i32, m_i32, v_i32, options), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace minimind
