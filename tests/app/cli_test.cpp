@@ -18,12 +18,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int exit_code;
   std::string output;  // stdout and stderr
 };
 
-Run run_cli(const std::string& arguments) {
+CliRun run_cli(const std::string& arguments) {
   const std::string command = std::string(MINIMIND_CLI_PATH) + " " + arguments + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
@@ -59,7 +59,7 @@ TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
       {"bench --batch_size 0", "--batch_size"},
   };
   for (const auto& [arguments, fragment] : cases) {
-    const Run run = run_cli(arguments);
+    const CliRun run = run_cli(arguments);
     EXPECT_NE(run.exit_code, 0) << arguments;
     EXPECT_NE(run.output.find(fragment), std::string::npos) << arguments << " printed:\n" << run.output;
     EXPECT_EQ(run.output.find("terminate called"), std::string::npos) << arguments;
@@ -67,14 +67,14 @@ TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
 }
 
 TEST_F(CliTest, HelpListsOptions) {
-  const Run run = run_cli("forward --help");
+  const CliRun run = run_cli("forward --help");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_NE(run.output.find("--grads"), std::string::npos);
 }
 
 TEST_F(CliTest, InitThenForwardWritesLogitsLossAndGradients) {
   const fs::path model_dir = dir_ / "model", out = dir_ / "out.safetensors";
-  Run run = run_cli("init --preset tiny --hidden_size 32 --num_hidden_layers 2 --num_attention_heads 4 "
+  CliRun run = run_cli("init --preset tiny --hidden_size 32 --num_hidden_layers 2 --num_attention_heads 4 "
                     "--num_key_value_heads 2 --vocab_size 50 --use_moe --seed 3 --out " + model_dir.string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   run = run_cli("forward --model " + model_dir.string() + " --ids 5,7,11,13,2 --grads --train --out " + out.string());
@@ -105,7 +105,7 @@ TEST_F(CliTest, InitThenForwardWritesLogitsLossAndGradients) {
 }
 
 TEST_F(CliTest, InfoReportsParametersAndMemory) {
-  const Run run = run_cli("info --preset small --batch_size 32 --seq_len 512");
+  const CliRun run = run_cli("info --preset small --batch_size 32 --seq_len 512");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("parameters: 25.8"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("activations"), std::string::npos);
