@@ -2,9 +2,6 @@
 // MiniMindConfig (a transformers PretrainedConfig) writes, so a model moves between the lab and PyTorch.
 #include "config/model_config.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -14,6 +11,8 @@
 #include <sstream>
 #include <string_view>
 #include <system_error>
+
+#include "io/atomic_file.h"
 
 namespace minimind {
 
@@ -401,42 +400,6 @@ std::string system_error_text(int error_number) {
   return std::generic_category().message(error_number);
 }
 
-// Writes `contents` to `<path>.tmp`, flushes it to disk and renames it over `path`, so a reader finds the old
-// file or the new one, never a torn one. Local to this file until core/io provides a shared atomic writer.
-void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error("cannot create " + temporary.string() + ": " + system_error_text(errno));
-  auto fail = [&](const std::string& what, int error_number) {
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    throw std::runtime_error(what + " " + temporary.string() + ": " + system_error_text(error_number));
-  };
-  while (!contents.empty()) {
-    const ssize_t written = ::write(fd, contents.data(), contents.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write", errno);
-    }
-    contents.remove_prefix(static_cast<size_t>(written));
-  }
-  if (::fsync(fd) != 0) fail("cannot flush", errno);
-  if (::close(fd) != 0) {
-    const int error_number = errno;
-    ::unlink(temporary.c_str());
-    throw std::runtime_error("cannot close " + temporary.string() + ": " + system_error_text(error_number));
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    ::unlink(temporary.c_str());
-    throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " +
-                             error.message());
-  }
-}
-
 }  // namespace
 
 ModelConfig load_config(const std::filesystem::path& path) {
@@ -460,7 +423,8 @@ ModelConfig load_config(const std::filesystem::path& path) {
 
 void save_config(const ModelConfig& config, const std::filesystem::path& path) {
   check_valid(config);
-  write_file_atomically(path, config_to_json(config).dump(2) + "\n");
+  const std::string text = config_to_json(config).dump(2) + "\n";
+  write_file_atomically(path, std::span<const char>(text.data(), text.size()));
 }
 
 }  // namespace minimind

@@ -215,6 +215,8 @@ int64_t MiniMindModel::activation_bytes(const ModelConfig& config, int64_t batch
   return counter.bytes;
 }
 
+int64_t MiniMindModel::allocated_activation_bytes() const { return train_plan_ ? train_plan_->bytes : 0; }
+
 // ---------------------------------------------------------------------------------------------------------
 // forward
 

@@ -90,8 +90,10 @@ class MiniMindModel {
   // the logits [B, T, V] (host). attention_mask, when given, is i32 [B, T] for these new positions.
   Tensor forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask = {});
 
-  // Bytes of the activation buffers a training step of this shape allocates.
+  // Bytes of the activation buffers a training step of this shape allocates (the figure estimates show).
   static int64_t activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len, DType dtype);
+  // Bytes the current training plan holds (0 before the first forward).
+  int64_t allocated_activation_bytes() const;
 
  private:
   struct Plan;

@@ -289,6 +289,21 @@ TEST(MiniMindModel, Float32AgreesWithFloat64) {
   EXPECT_LT(max_diff, 1e-5 * max_value);
 }
 
+TEST(MiniMindModel, ActivationEstimateIsWhatTheStepAllocates) {
+  for (bool moe : {false, true}) {
+    ModelConfig c = small_config();
+    c.use_moe = moe;
+    CpuBackend backend(1);
+    MiniMindModel model(c, backend);
+    EXPECT_EQ(model.allocated_activation_bytes(), 0);
+    std::mt19937_64 rng(3);
+    model.forward(random_batch(3, 7, 23, rng, DType::f32), true);
+    EXPECT_EQ(model.allocated_activation_bytes(), MiniMindModel::activation_bytes(c, 3, 7, DType::f32));
+    // The attention probabilities alone are B * heads * T * T floats per layer.
+    EXPECT_GT(model.allocated_activation_bytes(), 2 * 3 * 4 * 7 * 7 * 4);
+  }
+}
+
 TEST(MiniMindModel, RefusesBadBatches) {
   CpuBackend backend(1);
   MiniMindModel model(small_config(), backend);
