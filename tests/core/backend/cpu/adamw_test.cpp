@@ -11,10 +11,14 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
+using testing::element;
+using testing::expect_rejects;
+using testing::invalid_argument_message;
 using testing::random_tensor;
 
 Tensor make(const std::vector<double>& values, DType dtype) {
@@ -29,37 +33,11 @@ Tensor make(const std::vector<double>& values, DType dtype) {
   return t;
 }
 
-double element(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::f64 ? t.data<double>()[i] : static_cast<double>(t.data<float>()[i]);
-}
-
 void expect_values(const Tensor& t, const std::vector<double>& expected, double rtol,
                    const std::string& what) {
   ASSERT_EQ(t.numel(), static_cast<int64_t>(expected.size())) << what;
   for (size_t i = 0; i < expected.size(); ++i)
     EXPECT_NEAR(element(t, i), expected[i], rtol * std::abs(expected[i]) + 1e-300) << what << "[" << i << "]";
-}
-
-template <typename Call>
-std::string invalid_argument_message(Call&& call) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// Expects `call` to throw std::invalid_argument with a message that names `argument`.
-template <typename Call>
-void expect_rejects(Call&& call, const std::string& argument) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
 }
 
 // lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.1; p = (1, -2, 0.5), then gradients g1 and g2.

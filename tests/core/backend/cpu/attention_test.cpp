@@ -11,13 +11,17 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::filled;
 using testing::numeric_gradient;
 using testing::random_tensor;
+using testing::relative_error;
+using testing::to_f32;
 using testing::weighted_sum;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -37,18 +41,6 @@ AttentionOptions options_for(int64_t num_keys, int64_t head_dim, double dropout 
   options.scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   options.dropout = {dropout, 2024};
   return options;
-}
-
-Tensor filled(const Shape& shape, double value) {
-  Tensor t = Tensor::empty(shape, DType::f64);
-  for (double& x : t.span<double>()) x = value;
-  return t;
-}
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
 }
 
 // i32 [B, rows] of ones with the listed (b, s) keys set to 0 (padded).
@@ -387,15 +379,6 @@ TEST(AttentionBackward, SeveralQueryBlocksMatchDirectionalDerivatives) {
       EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << "d_" << names[input];
     }
   }
-}
-
-double relative_error(const Tensor& f32, const Tensor& f64) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < f64.numel(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(f32.data<float>()[i]) - f64.data<double>()[i]));
-    scale = std::max(scale, std::abs(f64.data<double>()[i]));
-  }
-  return diff / scale;
 }
 
 TEST(Attention, Float32MatchesFloat64) {

@@ -11,56 +11,27 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
+using testing::clone;
 using testing::expect_gradient_near;
+using testing::expect_rejects;
+using testing::i32_tensor;
+using testing::invalid_argument_message;
 using testing::numeric_gradient;
 using testing::random_ids;
 using testing::random_tensor;
 using testing::weighted_sum;
-
-Tensor ids_tensor(const std::vector<int32_t>& values) {
-  Tensor ids = Tensor::empty({static_cast<int64_t>(values.size())}, DType::i32);
-  std::memcpy(ids.raw(), values.data(), values.size() * sizeof(int32_t));
-  return ids;
-}
-
-Tensor clone(const Tensor& t) {
-  Tensor copy = Tensor::empty(t.shape(), t.dtype());
-  std::memcpy(copy.raw(), t.raw(), t.bytes());
-  return copy;
-}
-
-template <typename Call>
-std::string invalid_argument_message(Call&& call) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// Expects `call` to throw std::invalid_argument with a message that names `argument`.
-template <typename Call>
-void expect_rejects(Call&& call, const std::string& argument) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
-}
 
 TEST(CpuEmbedding, ForwardCopiesTheRowsOfTheIds) {
   std::mt19937_64 rng(1);
   CpuBackend backend;
   for (DType dtype : {DType::f32, DType::f64}) {
     const Tensor table = random_tensor({6, 5}, dtype, rng);
-    const Tensor ids = ids_tensor({5, 0, 3, 3, 1});
+    const Tensor ids = i32_tensor({5}, {5, 0, 3, 3, 1});
     Tensor out = Tensor::empty({5, 5}, dtype);
     backend.embedding_forward(ids, table, out);
     const size_t row_bytes = 5 * dtype_size(dtype);
@@ -79,7 +50,7 @@ TEST(CpuEmbedding, BackwardMatchesFiniteDifferencesWithRepeatedIds) {
   CpuBackend backend;
   const int64_t vocab_size = 5, hidden = 4;
   // 12 ids over 5 rows repeat; row 4 is never used and must receive no gradient.
-  const Tensor ids = ids_tensor({1, 1, 0, 3, 2, 1, 0, 3, 3, 2, 1, 0});
+  const Tensor ids = i32_tensor({12}, {1, 1, 0, 3, 2, 1, 0, 3, 3, 2, 1, 0});
   Tensor table = random_tensor({vocab_size, hidden}, DType::f64, rng);
   const Tensor loss_weights = random_tensor({12, hidden}, DType::f64, rng);
   Tensor out = Tensor::empty({12, hidden}, DType::f64);
@@ -144,7 +115,7 @@ TEST(CpuEmbedding, IdsOutsideTheTableThrowNamingPositionAndId) {
   const Tensor table = Tensor::zeros({4, 3}, DType::f32);
   Tensor out = Tensor::zeros({3, 3}, DType::f32);
   for (int32_t bad : {-1, 4}) {
-    const Tensor ids = ids_tensor({0, 3, bad});
+    const Tensor ids = i32_tensor({3}, {0, 3, bad});
     const std::string message = invalid_argument_message([&] { backend.embedding_forward(ids, table, out); });
     EXPECT_NE(message.find("position 2"), std::string::npos) << message;
     EXPECT_NE(message.find(std::to_string(bad)), std::string::npos) << message;
@@ -160,7 +131,7 @@ TEST(CpuEmbedding, IdsOutsideTheTableThrowNamingPositionAndId) {
 
 TEST(CpuEmbedding, RejectsWrongShapesAndDtypes) {
   CpuBackend backend;
-  const Tensor ids = ids_tensor({0, 1, 2});
+  const Tensor ids = i32_tensor({3}, {0, 1, 2});
   const Tensor table = Tensor::zeros({4, 3}, DType::f32);
   Tensor out = Tensor::zeros({3, 3}, DType::f32);
   EXPECT_NO_THROW(backend.embedding_forward(ids, table, out));

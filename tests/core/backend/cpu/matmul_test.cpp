@@ -10,15 +10,14 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
+using testing::element;
+using testing::expect_rejects;
 using testing::random_tensor;
-
-double element(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::f64 ? t.data<double>()[i] : static_cast<double>(t.data<float>()[i]);
-}
 
 // op(x)[r, c] of a row-major [rows, cols] tensor.
 double op_element(const Tensor& x, bool transpose, int64_t r, int64_t c) {
@@ -111,19 +110,6 @@ TEST(CpuMatmul, EmptyInnerDimensionGivesZeros) {
   for (double& x : out.span<double>()) x = std::numeric_limits<double>::quiet_NaN();
   backend.matmul(a, false, b, false, out, false);
   for (double x : out.span<double>()) EXPECT_EQ(x, 0.0);
-}
-
-// Returns the message of the std::invalid_argument that `call` throws ("" if none).
-// Expects `call` to throw std::invalid_argument with a message that names `argument`.
-template <typename Call>
-void expect_rejects(Call&& call, const std::string& argument) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
 }
 
 TEST(CpuMatmul, RejectsMismatchedShapesAndDtypesNamingTheArgument) {

@@ -9,26 +9,17 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::f64_tensor;
+using testing::i32_tensor;
 using testing::numeric_gradient;
 using testing::random_ids;
 using testing::random_tensor;
-
-Tensor f64_tensor(const Shape& shape, const std::vector<double>& values) {
-  Tensor t = Tensor::empty(shape, DType::f64);
-  std::copy(values.begin(), values.end(), t.data<double>());
-  return t;
-}
-
-Tensor i32_tensor(const Shape& shape, const std::vector<int32_t>& values) {
-  Tensor t = Tensor::empty(shape, DType::i32);
-  std::copy(values.begin(), values.end(), t.data<int32_t>());
-  return t;
-}
 
 // The seed model's loss, step by step as it is written there.
 double reference_aux_loss(const Tensor& scores, const Tensor& topk_index, int64_t batch, bool seq_aux,

@@ -9,30 +9,21 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::i32_tensor;
 using testing::numeric_gradient;
 using testing::random_ids;
 using testing::random_tensor;
+using testing::to_f32;
 using testing::weighted_sum;
-
-Tensor i32_tensor(const Shape& shape, const std::vector<int32_t>& values) {
-  Tensor t = Tensor::empty(shape, DType::i32);
-  std::copy(values.begin(), values.end(), t.data<int32_t>());
-  return t;
-}
 
 std::vector<int32_t> values_of(const Tensor& t) {
   return std::vector<int32_t>(t.data<int32_t>(), t.data<int32_t>() + t.numel());
-}
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
 }
 
 // Distinct experts per row, as the router chooses them.

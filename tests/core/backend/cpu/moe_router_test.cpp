@@ -11,26 +11,17 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::f64_tensor;
 using testing::numeric_gradient;
 using testing::random_tensor;
+using testing::to_f32;
 using testing::weighted_sum;
-
-Tensor f64_tensor(const Shape& shape, const std::vector<double>& values) {
-  Tensor t = Tensor::empty(shape, DType::f64);
-  std::copy(values.begin(), values.end(), t.data<double>());
-  return t;
-}
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
-}
 
 // Logits whose softmax scores differ by a clear margin within each row: a shuffled ladder 0, 0.5, 1, ...
 // plus jitter far below the rung spacing (and far above the finite-difference step).

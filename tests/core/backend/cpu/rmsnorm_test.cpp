@@ -12,42 +12,22 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
+using testing::clone;
 using testing::expect_gradient_near;
+using testing::expect_rejects;
 using testing::numeric_gradient;
 using testing::random_tensor;
+using testing::to_f32;
 using testing::weighted_sum;
-
-Tensor clone(const Tensor& t) {
-  Tensor copy = Tensor::empty(t.shape(), t.dtype());
-  std::memcpy(copy.raw(), t.raw(), t.bytes());
-  return copy;
-}
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
-}
 
 // Subtracts the values of `before` from `t` (both f64), leaving what an accumulating op added.
 void subtract(Tensor& t, const Tensor& before) {
   for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] -= before.data<double>()[i];
-}
-
-// Expects `call` to throw std::invalid_argument with a message that names `argument`.
-template <typename Call>
-void expect_rejects(Call&& call, const std::string& argument) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
 }
 
 TEST(CpuRmsnorm, ForwardMatchesClosedForm) {

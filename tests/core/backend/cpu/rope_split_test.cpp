@@ -8,13 +8,17 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::filled;
 using testing::numeric_gradient;
 using testing::random_tensor;
+using testing::relative_error;
+using testing::to_f32;
 using testing::weighted_sum;
 
 constexpr double kTheta = 10000.0;
@@ -33,39 +37,8 @@ void model_tables(int64_t positions, int64_t head_dim, DType dtype, Tensor& cos,
       cos64.data<double>()[p * head_dim + i] = std::cos(angle);
       sin64.data<double>()[p * head_dim + i] = std::sin(angle);
     }
-  if (dtype == DType::f64) {
-    cos = cos64;
-    sin = sin64;
-    return;
-  }
-  cos = Tensor::empty(cos64.shape(), DType::f32);
-  sin = Tensor::empty(sin64.shape(), DType::f32);
-  for (int64_t i = 0; i < cos64.numel(); ++i) {
-    cos.data<float>()[i] = static_cast<float>(cos64.data<double>()[i]);
-    sin.data<float>()[i] = static_cast<float>(sin64.data<double>()[i]);
-  }
-}
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
-}
-
-Tensor filled(const Shape& shape, double value) {
-  Tensor t = Tensor::empty(shape, DType::f64);
-  for (double& x : t.span<double>()) x = value;
-  return t;
-}
-
-// Largest |a - b| over the largest |b|.
-double relative_error(const Tensor& f32, const Tensor& f64) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < f64.numel(); ++i) {
-    diff = std::max(diff, std::abs(static_cast<double>(f32.data<float>()[i]) - f64.data<double>()[i]));
-    scale = std::max(scale, std::abs(f64.data<double>()[i]));
-  }
-  return diff / scale;
+  cos = dtype == DType::f64 ? cos64 : to_f32(cos64);
+  sin = dtype == DType::f64 ? sin64 : to_f32(sin64);
 }
 
 struct RopeShape {

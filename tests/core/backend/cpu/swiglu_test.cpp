@@ -10,32 +10,17 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/gradient_check.h"
+#include "support/tensor_helpers.h"
 
 namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::expect_rejects;
 using testing::numeric_gradient;
 using testing::random_tensor;
+using testing::to_f32;
 using testing::weighted_sum;
-
-Tensor to_f32(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), DType::f32);
-  for (int64_t i = 0; i < t.numel(); ++i) out.data<float>()[i] = static_cast<float>(t.data<double>()[i]);
-  return out;
-}
-
-// Expects `call` to throw std::invalid_argument with a message that names `argument`.
-template <typename Call>
-void expect_rejects(Call&& call, const std::string& argument) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("'" + argument + "'"), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no std::invalid_argument naming '" << argument << "'";
-}
 
 TEST(CpuSwiglu, ForwardMatchesClosedForm) {
   std::mt19937_64 rng(1);
