@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libeigen3-dev nlohmann-json3-dev googletest libgtest-dev
+  libeigen3-dev nlohmann-json3-dev googletest libgtest-dev libpcre2-dev
   qt6-base-dev qt6-charts-dev libgl-dev
   clang libclang-rt-14-dev libomp-14-dev
   python3 python3-numpy python3-torch
