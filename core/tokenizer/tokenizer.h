@@ -38,10 +38,16 @@ class Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text) const;
   void encode_append(std::string_view text, std::vector<int32_t>& ids) const;
+  // As encode_append, and for each id appended the end of the span of `text` it stands for (byte offset;
+  // an added token's span includes the white space its lstrip / rstrip took).
+  void encode_append(std::string_view text, std::vector<int32_t>& ids,
+                     std::vector<std::size_t>& token_ends) const;
   // The exact bytes (which may be invalid UTF-8 when ids split a character).
   std::string decode_bytes(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
   // As Hugging Face decodes: invalid UTF-8 replaced by U+FFFD.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
+  // The bytes one id decodes to ("" for an unknown id), for streaming output and byte offsets.
+  std::string_view token_bytes(int32_t id) const;
 
   int32_t vocab_size() const;  // the largest id + 1
   std::optional<int32_t> token_to_id(std::string_view token) const;  // a vocab token or an added token
@@ -50,6 +56,8 @@ class Tokenizer {
   const BpeModel& model() const;
 
  private:
+  Tokenizer(BpeModel model, const std::string& source_name);  // errors name `source_name`
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

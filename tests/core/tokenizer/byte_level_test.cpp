@@ -1,0 +1,135 @@
+// GPT-2's byte-to-unicode mapping, UTF-8 helpers and the GPT-2 split. References: values of GPT-2's
+// bytes_to_unicode (Ġ for the space, Ċ for newline, the printable Latin-1 bytes unchanged), Rust's
+// String::from_utf8_lossy replacement rule (one U+FFFD per maximal invalid subsequence, as the Unicode
+// standard recommends), and the splits of Hugging Face's own ByteLevel tests.
+#include "tokenizer/byte_level.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tokenizer/pretokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace minimind {
+namespace {
+
+TEST(ByteLevel, MapsEveryByteToItsGpt2CodePointAndBack) {
+  EXPECT_EQ(byte_to_unicode(' '), U'\u0120');   // Ġ
+  EXPECT_EQ(byte_to_unicode('\n'), U'\u010A');  // Ċ
+  EXPECT_EQ(byte_to_unicode('\t'), U'\u0109');  // ĉ
+  EXPECT_EQ(byte_to_unicode(0), U'\u0100');
+  EXPECT_EQ(byte_to_unicode(0x7F), U'\u0121');
+  EXPECT_EQ(byte_to_unicode(0xAD), U'\u0143');  // the soft hyphen, the last one moved
+  EXPECT_EQ(byte_to_unicode('A'), U'A');
+  EXPECT_EQ(byte_to_unicode(0xE4), U'\u00E4');
+  std::set<char32_t> seen;
+  for (int byte = 0; byte < 256; ++byte) {
+    const char32_t code_point = byte_to_unicode(static_cast<uint8_t>(byte));
+    seen.insert(code_point);
+    EXPECT_EQ(unicode_to_byte(code_point), byte);
+  }
+  EXPECT_EQ(seen.size(), 256u);
+  EXPECT_EQ(unicode_to_byte(U' '), std::nullopt);
+  EXPECT_EQ(unicode_to_byte(U'\u0144'), std::nullopt);
+  EXPECT_EQ(unicode_to_byte(U'中'), std::nullopt);
+}
+
+TEST(ByteLevel, StringsBothWays) {
+  std::string mapped;
+  append_byte_level("Hi there\n\xE4\xB8\xAD", mapped);
+  EXPECT_EQ(mapped, "HiĠthereĊä¸Ń");
+  std::string bytes;
+  EXPECT_TRUE(append_bytes_of_byte_level(mapped, bytes));
+  EXPECT_EQ(bytes, "Hi there\n\xE4\xB8\xAD");
+  bytes = "keep";
+  EXPECT_FALSE(append_bytes_of_byte_level("a b", bytes));  // a space is not in the alphabet
+  EXPECT_FALSE(append_bytes_of_byte_level("中", bytes));
+  EXPECT_FALSE(append_bytes_of_byte_level("\xC0\xA1", bytes));  // overlong '!'
+  EXPECT_FALSE(append_bytes_of_byte_level("\xC4", bytes));      // truncated
+  EXPECT_EQ(bytes, "keep");
+}
+
+TEST(Utf8, ValidPrefixAndLossyReplacementAsRust) {
+  EXPECT_EQ(valid_utf8_prefix_length("abc\xE4\xB8\xAD"), 6u);
+  EXPECT_EQ(valid_utf8_prefix_length("abcdefghij\xFF"), 10u);
+  EXPECT_EQ(valid_utf8_prefix_length("\xED\xA0\x80"), 0u);      // a surrogate
+  EXPECT_EQ(valid_utf8_prefix_length("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(valid_utf8_prefix_length("\xE0\x80\xAF"), 0u);      // overlong
+  EXPECT_EQ(valid_utf8_prefix_length("\xF0\x9F\x98\x80"), 4u);
+  // One U+FFFD per maximal subpart: "\xF0\x9F\x98" is one, "\xED" (its successor cannot follow) is one,
+  // each stray continuation byte is one.
+  EXPECT_EQ(to_utf8_lossy("a\xF0\x9F\x98"
+                          "b"),
+            "a\uFFFD"
+            "b");
+  EXPECT_EQ(to_utf8_lossy("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");
+  EXPECT_EQ(to_utf8_lossy("\x80\x80"), "\uFFFD\uFFFD");
+  EXPECT_EQ(to_utf8_lossy("\xE4\xB8\xE4\xB8\xAD"), "\uFFFD中");
+  EXPECT_EQ(to_utf8_lossy("\xC0\x80"), "\uFFFD\uFFFD");
+  EXPECT_EQ(to_utf8_lossy("\xF4\x8F\xBF"), "\uFFFD");
+  EXPECT_EQ(to_utf8_lossy("ok"), "ok");
+  EXPECT_EQ(first_code_point("中x"), U'中');
+  EXPECT_EQ(first_code_point("\xE4\xB8"), std::nullopt);
+  std::string encoded;
+  append_utf8(U'\U0001F600', encoded);
+  EXPECT_EQ(encoded, "\xF0\x9F\x98\x80");
+}
+
+TEST(PreTokenizer, SplitsAsHuggingFaceByteLevel) {
+  const ByteLevelPreTokenizer pretokenizer;
+  using Pieces = std::vector<std::string_view>;
+  EXPECT_EQ(pretokenizer.split("Hello my friend, how is your day going?"),
+            (Pieces{"Hello", " my", " friend", ",", " how", " is", " your", " day", " going", "?"}));
+  EXPECT_EQ(pretokenizer.split("Hello there\nHello there"),
+            (Pieces{"Hello", " there", "\n", "Hello", " there"}));
+  EXPECT_EQ(pretokenizer.split("Hello there       dear"), (Pieces{"Hello", " there", "      ", " dear"}));
+  EXPECT_EQ(pretokenizer.split("i\xE2\xAD\xA2j"), (Pieces{"i", "\xE2\xAD\xA2", "j"}));
+  EXPECT_EQ(pretokenizer.split("I'm they're it's 'LL"),
+            (Pieces{"I", "'m", " they", "'re", " it", "'s", " '", "LL"}));
+  EXPECT_EQ(pretokenizer.split("abc123 456!!  \n\n x"), (Pieces{"abc", "123", " 456", "!!", "  \n\n", " x"}));
+  EXPECT_EQ(pretokenizer.split("  "), (Pieces{"  "}));
+  EXPECT_EQ(pretokenizer.split(""), Pieces{});
+  // U+180E is no space to Oniguruma (it is to PCRE2's own \s); U+3000 and U+0085 are.
+  EXPECT_EQ(pretokenizer.split("a\xE1\xA0\x8E!"), (Pieces{"a", "\xE1\xA0\x8E!"}));
+  EXPECT_EQ(pretokenizer.split("a\xC2\x85!"), (Pieces{"a", "\xC2\x85", "!"}));
+  // (only an ASCII space joins the word after it)
+  EXPECT_EQ(pretokenizer.split("a\xE3\x80\x80\xE3\x80\x80"
+                               "b"),
+            (Pieces{"a", "\xE3\x80\x80", "\xE3\x80\x80", "b"}));
+  // Invalid bytes: a piece of their own between pieces of the valid text.
+  EXPECT_EQ(pretokenizer.split("ab\xFF\xFE"
+                               "cd \x80"),
+            (Pieces{"ab", "\xFF\xFE", "cd", " ", "\x80"}));
+  EXPECT_TRUE(pretokenizer.uses_jit());
+}
+
+TEST(PreTokenizer, LongRunsDoNotExhaustTheMatcher) {
+  const ByteLevelPreTokenizer pretokenizer;
+  for (const std::string& text :
+       {std::string(1 << 20, ' ') + "x", std::string(1 << 20, 'a'), std::string(1 << 19, '\n') + " "}) {
+    const auto pieces = pretokenizer.split(text);
+    std::size_t total = 0;
+    for (const auto piece : pieces) total += piece.size();
+    EXPECT_EQ(total, text.size());
+    EXPECT_LE(pieces.size(), 2u);
+  }
+}
+
+TEST(PreTokenizer, CharacterClassesForAddedTokenFlags) {
+  const ByteLevelPreTokenizer pretokenizer;
+  EXPECT_TRUE(pretokenizer.is_word_character(U'a'));
+  EXPECT_TRUE(pretokenizer.is_word_character(U'中'));
+  EXPECT_TRUE(pretokenizer.is_word_character(U'7'));
+  EXPECT_TRUE(pretokenizer.is_word_character(U'_'));
+  EXPECT_TRUE(pretokenizer.is_word_character(U'\u0330'));  // a combining mark
+  EXPECT_FALSE(pretokenizer.is_word_character(U'-'));
+  EXPECT_FALSE(pretokenizer.is_word_character(U' '));
+  EXPECT_TRUE(ByteLevelPreTokenizer::is_white_space(U'\u2000'));
+  EXPECT_TRUE(ByteLevelPreTokenizer::is_white_space(U'\t'));
+  EXPECT_FALSE(ByteLevelPreTokenizer::is_white_space(U'\u180E'));
+  EXPECT_FALSE(ByteLevelPreTokenizer::is_white_space(U'\u200B'));
+}
+
+}  // namespace
+}  // namespace minimind
