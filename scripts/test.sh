@@ -8,7 +8,7 @@ bash scripts/build.sh
 # The fuzz targets, built with clang and its sanitizers, each run for a bounded time.
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DMINIMIND_BUILD_LAB=OFF -DMINIMIND_CUDA=OFF -DMINIMIND_FUZZ=ON -DMINIMIND_FUZZ_SECONDS=30 >/dev/null
-ninja -C build-fuzz safetensors_fuzz shard_fuzz tokenizer_json_fuzz
+ninja -C build-fuzz safetensors_fuzz shard_fuzz tokenizer_json_fuzz jsonl_fuzz
 (cd build-fuzz && ctest -R '^fuzz\.' --output-on-failure)
 
 # The suite itself (its summary closes the output).
