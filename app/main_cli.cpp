@@ -7,6 +7,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "config/model_config.h"
+#include "data/document_source.h"
 
 namespace {
 
@@ -22,6 +23,8 @@ constexpr Command kCommands[] = {
     {"init", minimind::cli::init_command, "write a freshly initialised model directory"},
     {"forward", minimind::cli::forward_command, "logits, loss and gradients of a model on token ids"},
     {"bench", minimind::cli::bench_command, "tokens/s, GFLOP/s and memory of a training step"},
+    {"tokenizer", minimind::cli::tokenizer_command, "train a BPE tokenizer, encode and decode text"},
+    {"prepare", minimind::cli::prepare_command, "tokenize a corpus into train and validation shards"},
 };
 
 void print_usage(std::ostream& out) {
@@ -47,6 +50,9 @@ int main(int argc, char** argv) {
     } catch (const minimind::ConfigError& e) {
       std::cerr << "minimind " << name << ": invalid model configuration:\n" << e.what() << "\n";
       return 2;
+    } catch (const minimind::DataError& e) {
+      std::cerr << "minimind " << name << ": " << e.what() << "\n";
+      return 1;
     } catch (const std::bad_alloc&) {
       std::cerr << "minimind " << name << ": out of memory (try a smaller batch, sequence length or model)\n";
       return 1;

@@ -8,5 +8,7 @@ int init_command(int argc, char** argv);
 int forward_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
 int demo_command(int argc, char** argv);
+int prepare_command(int argc, char** argv);
+int tokenizer_command(int argc, char** argv);
 
 }  // namespace minimind::cli

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,15 @@ TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
       {"forward --out x.safetensors --ids 1,2", "needs --model"},
       {"forward --model /nonexistent --ids 1,2 --out x.safetensors", "/nonexistent"},
       {"bench --batch_size 0", "--batch_size"},
+      {"tokenizer", "usage: minimind tokenizer"},
+      {"tokenizer frobnicate", "unknown action 'frobnicate'"},
+      {"tokenizer decode --ids 1,x", "'x' at position 1"},
+      {"tokenizer decode --ids 99999", "outside the vocabulary"},
+      {"tokenizer encode --tokenizer /nonexistent --text hi", "/nonexistent"},
+      {"prepare --out /tmp/x", "needs --input"},
+      {"prepare --input corpus.parquet --out /tmp/x", "give --format"},
+      {"prepare --input /nonexistent.jsonl --out /tmp/x", "/nonexistent.jsonl"},
+      {"prepare --input x.jsonl --format csv --out /tmp/x", "--format must be"},
   };
   for (const auto& [arguments, fragment] : cases) {
     const CliRun run = run_cli(arguments);
@@ -102,6 +112,40 @@ TEST_F(CliTest, InitThenForwardWritesLogitsLossAndGradients) {
   const Tensor expected = model->gradients().get("model.layers.1.mlp.experts.2.up_proj.weight");
   for (int64_t i = 0; i < grad.numel(); ++i) ASSERT_EQ(grad.data<float>()[i], expected.data<float>()[i]);
   EXPECT_TRUE(file.contains("grad.model.embed_tokens.weight"));
+}
+
+TEST_F(CliTest, TokenizerEncodeDecodeRoundTripWithTheDefaultTokenizer) {
+  const CliRun encoded = run_cli("tokenizer encode --text '<|im_start|>床前明月光 hello'");
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
+  EXPECT_EQ(encoded.output.rfind("1,", 0), 0u) << encoded.output;  // the special token is id 1, never split
+  std::string ids = encoded.output;
+  ids.erase(ids.find_last_not_of("\n") + 1);
+  const CliRun decoded = run_cli("tokenizer decode --ids " + ids);
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.output;
+  EXPECT_EQ(decoded.output, "<|im_start|>床前明月光 hello\n");
+}
+
+TEST_F(CliTest, TokenizerTrainThenPrepareReportsSkippedLines) {
+  {
+    std::ofstream corpus(dir_ / "corpus.jsonl");
+    for (int i = 0; i < 50; ++i) corpus << "{\"text\": \"line " << i << " of a small corpus\"}\n";
+    corpus << "not json\n";
+  }
+  CliRun run = run_cli("tokenizer train --input " + (dir_ / "corpus.jsonl").string() + " --vocab_size 300 --out " +
+                       (dir_ / "tok").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("trained 300 tokens"), std::string::npos) << run.output;
+  run = run_cli("prepare --input " + (dir_ / "corpus.jsonl").string() + " --tokenizer " + (dir_ / "tok").string() +
+                " --out " + (dir_ / "shards").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("skipped     1 inputs"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("corpus.jsonl:51: malformed JSON"), std::string::npos) << run.output;
+  EXPECT_TRUE(fs::exists(dir_ / "shards" / "train.shard"));
+  run = run_cli("prepare --on_bad_input stop --input " + (dir_ / "corpus.jsonl").string() + " --tokenizer " +
+                (dir_ / "tok").string() + " --out " + (dir_ / "stopped").string());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.output.find("corpus.jsonl:51"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(dir_ / "stopped" / "train.shard"));
 }
 
 TEST_F(CliTest, InfoReportsParametersAndMemory) {
