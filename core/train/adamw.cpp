@@ -6,7 +6,16 @@
 namespace minimind {
 
 AdamW::AdamW(const ParameterLayout& layout, Backend& backend, DType dtype, AdamWConfig config)
-    : backend_(backend), config_(config), m_(layout, backend, dtype), v_(layout, backend, dtype) {}
+    : backend_(backend), config_(config), m_(layout, backend, dtype), v_(layout, backend, dtype) {
+  for (const ParameterEntry& e : layout.entries()) {
+    const bool decay = config.decay == DecayGroups::all ||
+                       (e.shape.size() == 2 && e.name != "model.embed_tokens.weight");
+    if (!runs_.empty() && runs_.back().decay == decay && runs_.back().end == e.offset)
+      runs_.back().end = e.offset + e.numel();
+    else
+      runs_.push_back({e.offset, e.offset + e.numel(), decay});
+  }
+}
 
 void AdamW::step(ParameterSet& parameters, const ParameterSet& gradients, double learning_rate) {
   ++steps_;
@@ -17,7 +26,13 @@ void AdamW::step(ParameterSet& parameters, const ParameterSet& gradients, double
   options.eps = config_.eps;
   options.weight_decay = config_.weight_decay;
   options.step = steps_;
-  backend_.adamw_step(parameters.buffer(), gradients.buffer(), m_.buffer(), v_.buffer(), options);
+  for (const DecayRun& run : runs_) {
+    options.weight_decay = run.decay ? config_.weight_decay : 0.0;
+    const Shape shape{run.end - run.begin};
+    Tensor p = parameters.buffer().flat(run.begin, shape), m = m_.buffer().flat(run.begin, shape),
+           v = v_.buffer().flat(run.begin, shape);
+    backend_.adamw_step(p, gradients.buffer().flat(run.begin, shape), m, v, options);
+  }
 }
 
 double clip_gradient_norm(Backend& backend, ParameterSet& gradients, double max_norm) {

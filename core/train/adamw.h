@@ -3,15 +3,22 @@
 #pragma once
 
 #include "backend/backend.h"
+#include <vector>
+
 #include "model/parameters.h"
 
 namespace minimind {
+
+// Which parameters weight decay applies to: all of them (the seed passes model.parameters() to AdamW as one
+// group), or only the matrices (not the norm weights and the embedding), the common alternative.
+enum class DecayGroups { all, matrices };
 
 struct AdamWConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.01;  // torch.optim.AdamW's default, which the seed uses
+  DecayGroups decay = DecayGroups::all;
 };
 
 class AdamW {
@@ -28,6 +35,12 @@ class AdamW {
  private:
   Backend& backend_;
   AdamWConfig config_;
+  // Runs of adjacent parameters that share a weight decay, as [begin, end) element ranges of the buffer.
+  struct DecayRun {
+    int64_t begin, end;
+    bool decay;
+  };
+  std::vector<DecayRun> runs_;
   ParameterSet m_, v_;
   int64_t steps_ = 0;
 };

@@ -1,0 +1,53 @@
+// AdamW over the parameter buffer: with decay on all parameters (the seed's single group) every parameter
+// shrinks under a zero gradient; with decay on matrices only, norm weights and the embedding do not.
+// Reference: the closed form p * (1 - lr * wd) of a step with a zero gradient.
+#include "train/adamw.h"
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "model/minimind_model.h"
+
+namespace minimind {
+namespace {
+
+ModelConfig tiny() {
+  ModelConfig c;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.vocab_size = 11;
+  c.intermediate_size = 16;
+  c.max_position_embeddings = 16;
+  return c;
+}
+
+void expect_decay(DecayGroups groups) {
+  CpuBackend backend(1);
+  MiniMindModel model(tiny(), backend, DType::f64);
+  model.init_weights(1);
+  backend.zero(model.gradients().buffer());
+  const Tensor before = Tensor::empty(model.parameters().buffer().shape(), DType::f64);
+  Tensor copy = before;
+  backend.copy(model.parameters().buffer(), copy);
+  AdamWConfig config;
+  config.weight_decay = 0.1;
+  config.decay = groups;
+  AdamW optimizer(model.layout(), backend, DType::f64, config);
+  optimizer.step(model.parameters(), model.gradients(), 0.5);
+  for (const ParameterEntry& e : model.layout().entries()) {
+    const bool decays = groups == DecayGroups::all || (e.shape.size() == 2 && e.name != "model.embed_tokens.weight");
+    const double factor = decays ? 1 - 0.5 * 0.1 : 1.0;
+    for (int64_t i = 0; i < e.numel(); ++i)
+      ASSERT_NEAR(model.parameters().buffer().data<double>()[e.offset + i], before.data<double>()[e.offset + i] * factor,
+                  1e-15)
+          << e.name;
+  }
+}
+
+TEST(AdamWGroups, DecayAllAsTheSeed) { expect_decay(DecayGroups::all); }
+TEST(AdamWGroups, DecayMatricesOnly) { expect_decay(DecayGroups::matrices); }
+
+}  // namespace
+}  // namespace minimind
