@@ -25,6 +25,9 @@ constexpr Command kCommands[] = {
     {"bench", minimind::cli::bench_command, "tokens/s, GFLOP/s and memory of a training step"},
     {"tokenizer", minimind::cli::tokenizer_command, "train a BPE tokenizer, encode and decode text"},
     {"prepare", minimind::cli::prepare_command, "tokenize a corpus into train and validation shards"},
+    {"train", minimind::cli::train_command, "pretrain or fine-tune a model on prepared shards"},
+    {"resume", minimind::cli::resume_command, "continue a run from its latest checkpoint"},
+    {"eval", minimind::cli::eval_command, "validation loss and perplexity of a model on a dataset"},
 };
 
 void print_usage(std::ostream& out) {

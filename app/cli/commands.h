@@ -10,5 +10,8 @@ int bench_command(int argc, char** argv);
 int demo_command(int argc, char** argv);
 int prepare_command(int argc, char** argv);
 int tokenizer_command(int argc, char** argv);
+int train_command(int argc, char** argv);
+int resume_command(int argc, char** argv);
+int eval_command(int argc, char** argv);
 
 }  // namespace minimind::cli

@@ -28,6 +28,7 @@ class AdamW {
   // One update of every parameter with the gradients as they are; counts steps from 1.
   void step(ParameterSet& parameters, const ParameterSet& gradients, double learning_rate);
   int64_t steps() const { return steps_; }
+  void set_steps(int64_t steps) { steps_ = steps; }  // when resuming: the bias corrections continue
   const AdamWConfig& config() const { return config_; }
   ParameterSet& first_moment() { return m_; }
   ParameterSet& second_moment() { return v_; }

@@ -1,0 +1,226 @@
+// minimind train | resume | eval: training runs from the command line, driven through the same core API and
+// event stream as the lab.
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "backend/cpu/cpu_backend.h"
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "cli/progress_bar.h"
+#include "train/event_stream.h"
+#include "train/metric_sinks.h"
+#include "train/tensorboard_writer.h"
+#include "train/trainer.h"
+
+namespace minimind::cli {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) { interrupted = true; }
+
+std::vector<Option> train_options() {
+  std::vector<Option> options = model_options();
+  const std::vector<Option> mine = {
+      {"data_dir", "DIR", "prepared shards (train.shard, validation.shard) from minimind prepare"},
+      {"out_dir", "DIR", "the run directory: checkpoints, metrics, config"},
+      {"from", "DIR", "start from this model directory instead of from scratch"},
+      {"mode", "MODE", "pretrain (default) or sft"},
+      {"batch_size", "N", "sequences per micro-batch (default 32)"},
+      {"max_seq_len", "N", "tokens per sequence (default 512)"},
+      {"accumulation_steps", "N", "micro-batches per optimizer step (default 1)"},
+      {"epochs", "N", "passes over the data (default 1)"},
+      {"max_steps", "N", "stop after this many optimizer steps (default: the epochs)"},
+      {"learning_rate", "X", "peak learning rate (default 5e-4)"},
+      {"min_learning_rate", "X", "cosine floor (default learning_rate / 10)"},
+      {"schedule", "KIND", "minimind (default), cosine, constant, step or exponential"},
+      {"warmup_steps", "N", "linear warm-up (cosine; default 0)"},
+      {"weight_decay", "X", "AdamW decoupled weight decay (default 0.01)"},
+      {"decay", "GROUPS", "all (default, as MiniMind) or matrices"},
+      {"grad_clip", "X", "global gradient-norm clip (default 1.0; 0 disables)"},
+      {"eval_every", "N", "validation every N steps (default 100)"},
+      {"save_every", "N", "checkpoint every N steps (default 500)"},
+      {"keep_last", "N", "checkpoints kept besides the best (default 3)"},
+      {"padded", "", "one document per row, padded (default: packed)"},
+      {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
+      {"threads", "N", "CPU threads (default: all)"},
+  };
+  options.insert(options.end(), mine.begin(), mine.end());
+  return options;
+}
+
+// Prints the run's progress from the event stream: a bar with loss, tokens/s and ETA on a terminal, plain
+// lines otherwise; validation, checkpoints, warnings and skipped steps as lines of their own.
+class ConsoleSink {
+ public:
+  explicit ConsoleSink(int64_t total_steps) : bar_("train"), total_steps_(total_steps) {}
+  void write(const Event& event) {
+    if (const auto* m = std::get_if<StepMetrics>(&event)) {
+      char detail[160];
+      std::snprintf(detail, sizeof detail, "step %lld/%lld  loss %.4f  lr %.2e  grad %.2f  %.0f tok/s",
+                    (long long)m->step, (long long)total_steps_, m->loss, m->learning_rate, m->grad_norm,
+                    m->tokens_per_s);
+      bar_.update(m->step, total_steps_, detail);
+    } else if (const auto* v = std::get_if<ValidationResult>(&event)) {
+      std::fprintf(stderr, "\nvalidation at step %lld: loss %.4f, perplexity %.2f\n", (long long)v->step, v->loss,
+                   v->perplexity);
+    } else if (const auto* c = std::get_if<CheckpointWritten>(&event)) {
+      std::fprintf(stderr, "\ncheckpoint %s%s\n", c->path.c_str(), c->is_best ? " (best so far)" : "");
+    } else if (const auto* w = std::get_if<Warning>(&event)) {
+      std::fprintf(stderr, "\nwarning at step %lld: %s\n", (long long)w->step, w->message.c_str());
+    } else if (const auto* k = std::get_if<SkippedStep>(&event)) {
+      std::fprintf(stderr, "\nskipped step %lld (%lld in a row): %s\n", (long long)k->step, (long long)k->consecutive,
+                   k->reason.c_str());
+    }
+  }
+
+ private:
+  ProgressBar bar_;
+  int64_t total_steps_;
+};
+
+int run_trainer(Trainer& trainer, EventStream& events) {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done) {
+      if (interrupted) {
+        std::fprintf(stderr, "\nstopping: finishing the micro-step and writing a checkpoint...\n");
+        trainer.request_stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const TrainOutcome outcome = trainer.run();
+  done = true;
+  watcher.join();
+  events.close();
+  std::printf("%s after %lld steps; last loss %.4f; best validation loss %.4f\n", outcome.reason.c_str(),
+              (long long)outcome.steps, outcome.last_loss, outcome.best_validation_loss);
+  return outcome.reason == "finished" || outcome.reason == "stopped" ? 0 : 1;
+}
+
+}  // namespace
+
+// The log writers of a run directory, subscribed to the stream for the run's lifetime.
+struct RunLogs {
+  RunLogs(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
+          int64_t total_steps)
+      : jsonl(run_dir / "metrics.jsonl", resume_step), csv(run_dir / "metrics.csv", resume_step),
+        tensorboard(run_dir), console(total_steps) {
+    events.subscribe([this](const Event& e) { jsonl.write(e); });
+    events.subscribe([this](const Event& e) { csv.write(e); });
+    events.subscribe([this](const Event& e) { tensorboard.write(e); });
+    events.subscribe([this](const Event& e) { console.write(e); });
+  }
+  JsonlMetricsWriter jsonl;
+  CsvMetricsWriter csv;
+  TensorBoardWriter tensorboard;
+  ConsoleSink console;
+};
+
+void write_command_line(const std::filesystem::path& run_dir, const char* name, int argc, char** argv) {
+  std::ofstream out(run_dir / "command.txt", std::ios::app);
+  out << "minimind " << name;
+  for (int i = 0; i < argc; ++i) out << " " << argv[i];
+  out << "\n";
+}
+
+TrainConfig train_config_from(const Arguments& args) {
+  TrainConfig c;
+  c.data_dir = args.required_text("data_dir");
+  c.run_dir = args.required_text("out_dir");
+  if (args.has("from")) c.init_from = args.text("from");
+  c.mode = args.text("mode", "pretrain");
+  if (c.mode != "pretrain" && c.mode != "sft") throw UsageError("--mode must be pretrain or sft");
+  c.batch_size = args.integer("batch_size", 32);
+  c.seq_len = args.integer("max_seq_len", 512);
+  c.accumulation_steps = args.integer("accumulation_steps", 1);
+  c.epochs = args.integer("epochs", 1);
+  c.max_steps = args.integer("max_steps", 0);
+  c.packed = !args.flag("padded") && c.mode == "pretrain";
+  c.schedule.kind = parse_schedule_kind(args.text("schedule", "minimind"));
+  c.schedule.learning_rate = args.number("learning_rate", 5e-4);
+  c.schedule.min_learning_rate = args.number("min_learning_rate", c.schedule.learning_rate / 10);
+  c.schedule.warmup_steps = args.integer("warmup_steps", 0);
+  c.schedule.total_steps = 0;  // from the data and epochs
+  c.adamw.weight_decay = args.number("weight_decay", 0.01);
+  const std::string decay = args.text("decay", "all");
+  if (decay != "all" && decay != "matrices") throw UsageError("--decay must be all or matrices");
+  c.adamw.decay = decay == "all" ? DecayGroups::all : DecayGroups::matrices;
+  c.grad_clip = args.number("grad_clip", 1.0);
+  c.eval_every = args.integer("eval_every", 100);
+  c.save_every = args.integer("save_every", 500);
+  c.keep_last = args.integer("keep_last", 3);
+  c.seed = static_cast<uint64_t>(args.integer("seed", 42));
+  c.threads = static_cast<int>(args.integer("threads", 0));
+  if (c.batch_size <= 0 || c.seq_len <= 0 || c.accumulation_steps <= 0 || c.epochs <= 0 || c.max_steps < 0)
+    throw UsageError("--batch_size, --max_seq_len, --accumulation_steps and --epochs must be positive");
+  return c;
+}
+
+int train_command(int argc, char** argv) {
+  Arguments args("train", train_options(), argc, argv);
+  if (args.help_requested()) {
+    std::cout << "minimind train: pretrain or fine-tune a model on prepared shards\n\n" << args.usage();
+    return 0;
+  }
+  const TrainConfig config = train_config_from(args);
+  const ModelConfig model_config = model_config_from(args);
+  if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
+    throw UsageError(config.run_dir.string() + " already holds checkpoints: continue it with minimind resume --out_dir " +
+                     config.run_dir.string() + ", or choose another --out_dir");
+  CpuBackend backend(config.threads);
+  EventStream events;
+  Trainer trainer(config, model_config, backend, events);
+  write_command_line(config.run_dir, "train", argc, argv);
+  RunLogs logs(config.run_dir, std::nullopt, events, trainer.total_steps());
+  return run_trainer(trainer, events);
+}
+
+int resume_command(int argc, char** argv) {
+  Arguments args("resume", {{"out_dir", "DIR", "the run directory to continue"}, {"threads", "N", "CPU threads"}},
+                 argc, argv);
+  if (args.help_requested()) {
+    std::cout << "minimind resume: continue a run from its latest complete checkpoint\n\n" << args.usage();
+    return 0;
+  }
+  const std::filesystem::path run_dir = args.required_text("out_dir");
+  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
+  EventStream events;
+  auto trainer = Trainer::resume(run_dir, backend, events);
+  write_command_line(run_dir, "resume", argc, argv);
+  RunLogs logs(run_dir, trainer->step(), events, trainer->total_steps());
+  return run_trainer(*trainer, events);
+}
+
+int eval_command(int argc, char** argv) {
+  Arguments args("eval",
+                 {{"model", "DIR", "model directory"},
+                  {"data", "PATH", "a shard (or a prepared directory: its validation.shard)"},
+                  {"batch_size", "N", "sequences per batch (default 16)"},
+                  {"max_seq_len", "N", "tokens per sequence (default 512)"},
+                  {"padded", "", "one document per row (default: packed)"},
+                  {"threads", "N", "CPU threads"}},
+                 argc, argv);
+  if (args.help_requested()) {
+    std::cout << "minimind eval: loss and perplexity of a model on a dataset\n\n" << args.usage();
+    return 0;
+  }
+  std::filesystem::path data = args.required_text("data");
+  if (std::filesystem::is_directory(data)) data /= "validation.shard";
+  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
+  const Evaluation e = evaluate_model(args.required_text("model"), data, args.integer("batch_size", 16),
+                                      args.integer("max_seq_len", 512), !args.flag("padded"), backend);
+  std::printf("loss %.4f  perplexity %.3f  over %lld tokens\n", e.loss, e.perplexity, (long long)e.tokens);
+  return 0;
+}
+
+}  // namespace minimind::cli

@@ -1,0 +1,311 @@
+// The training loop and its run directory.
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "config/estimates.h"
+#include "data/batch_loader.h"
+#include "io/atomic_file.h"
+#include "model/minimind_model.h"
+#include "model/model_dir.h"
+#include "train/checkpoint.h"
+#include "train/numerical_guard.h"
+
+namespace minimind {
+
+namespace {
+
+void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
+  const std::string text = json.dump(2) + "\n";
+  write_file_atomically(path, std::span<const char>(text.data(), text.size()));
+}
+
+BatchLoaderOptions loader_options(const TrainConfig& c, uint64_t seed) {
+  BatchLoaderOptions options;
+  options.mode = c.packed ? BatchMode::packed : BatchMode::padded;
+  options.batch_size = c.batch_size;
+  options.seq_len = c.seq_len;
+  options.pad_id = 0;
+  options.separator_id = 0;  // <|endoftext|>
+  options.seed = seed;
+  return options;
+}
+
+// The dropout masks of each micro-step, from the run seed: a resumed run draws the same ones.
+uint64_t micro_step_seed(uint64_t seed, int64_t step, int64_t micro) {
+  return (seed * 0x9E3779B97F4A7C15ull) ^ (static_cast<uint64_t>(step) << 8) ^ static_cast<uint64_t>(micro);
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainConfig config;
+  Backend& backend;
+  EventStream& events;
+  std::unique_ptr<MiniMindModel> model;
+  std::unique_ptr<AdamW> optimizer;
+  std::unique_ptr<BatchLoader> loader;
+  std::unique_ptr<BatchLoader> validation;
+  NumericalGuard guard;
+  int64_t step = 0;  // optimizer steps done
+  double best_validation_loss = std::numeric_limits<double>::infinity();
+  int64_t best_step = -1;
+  double flops_per_token = 0;
+  int64_t total_steps = 0;
+
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> pause_requested{false};
+  std::mutex pause_mutex;
+  std::condition_variable pause_changed;
+
+  Impl(const TrainConfig& c, Backend& b, EventStream& e)
+      : config(c), backend(b), events(e), guard(guard_config(c)) {}
+
+  static NumericalGuardConfig guard_config(const TrainConfig& c) {
+    NumericalGuardConfig g;
+    g.z_threshold = c.spike_z;
+    g.max_consecutive_skips = c.max_consecutive_skips;
+    return g;
+  }
+
+  void open_data() {
+    const std::filesystem::path train = config.data_dir / "train.shard";
+    loader = std::make_unique<BatchLoader>(BatchLoader::open({train}, loader_options(config, config.seed)));
+    const std::filesystem::path val = config.data_dir / "validation.shard";
+    if (std::filesystem::exists(val)) {
+      try {
+        validation = std::make_unique<BatchLoader>(BatchLoader::open({val}, loader_options(config, config.seed)));
+      } catch (const std::invalid_argument&) {
+        validation.reset();  // an empty validation split: no validation
+      }
+    }
+    const int64_t rows = static_cast<int64_t>(loader->rows_per_epoch());
+    const int64_t steps_per_epoch = std::max<int64_t>(1, rows / (config.batch_size * config.accumulation_steps));
+    total_steps = config.max_steps > 0 ? config.max_steps : steps_per_epoch * config.epochs;
+    if (config.schedule.total_steps <= 0) config.schedule.total_steps = total_steps;
+    if (static_cast<int64_t>(loader->vocab_size()) > model->config().vocab_size)
+      throw std::invalid_argument("the shards' vocabulary (" + std::to_string(loader->vocab_size()) +
+                                  ") is larger than the model's vocab_size (" +
+                                  std::to_string(model->config().vocab_size) + ")");
+    flops_per_token = training_flops_per_token(model->config(), config.seq_len);
+  }
+
+  double validate() {
+    if (!validation) return std::nan("");
+    const uint64_t batches = config.eval_batches > 0
+                                 ? std::min<uint64_t>(config.eval_batches, validation->evaluation_batch_count())
+                                 : validation->evaluation_batch_count();
+    double weighted = 0, scored = 0;
+    for (uint64_t i = 0; i < batches; ++i) {
+      const Batch batch = validation->evaluation_batch(i);
+      const LossTerms terms = model->forward(batch, false);
+      weighted += terms.cross_entropy * static_cast<double>(terms.scored_tokens);
+      scored += static_cast<double>(terms.scored_tokens);
+    }
+    return scored > 0 ? weighted / scored : std::nan("");
+  }
+
+  void save(bool final_save) {
+    TrainerState state;
+    state.step = step;
+    state.optimizer_steps = optimizer->steps();
+    state.loader = loader->state();
+    state.guard = guard.to_json();
+    state.best_validation_loss = best_validation_loss;
+    state.best_step = best_step;
+    state.run_config = train_config_to_json(config);
+    state.first_moment = optimizer->first_moment().buffer();
+    state.second_moment = optimizer->second_moment().buffer();
+    const std::filesystem::path path = write_checkpoint(config.run_dir, *model, state);
+    prune_checkpoints(config.run_dir, config.keep_last, best_step);
+    events.publish(CheckpointWritten{step, path.string(), best_step == step});
+    (void)final_save;
+  }
+
+  void wait_while_paused() {
+    std::unique_lock lock(pause_mutex);
+    pause_changed.wait(lock, [&] { return !pause_requested.load() || stop_requested.load(); });
+  }
+};
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+Trainer::Trainer(const TrainConfig& config, const ModelConfig& model_config, Backend& backend, EventStream& events)
+    : impl_(std::make_unique<Impl>(config, backend, events)) {
+  Impl& s = *impl_;
+  if (config.batch_size <= 0 || config.seq_len <= 0 || config.accumulation_steps <= 0)
+    throw std::invalid_argument("batch_size, seq_len and accumulation_steps must be positive");
+  if (config.init_from) {
+    s.model = load_model(*config.init_from, backend);
+  } else {
+    s.model = std::make_unique<MiniMindModel>(model_config, backend);
+    s.model->init_weights(config.seed);
+  }
+  if (config.seq_len > s.model->config().max_position_embeddings)
+    throw std::invalid_argument("seq_len " + std::to_string(config.seq_len) + " exceeds max_position_embeddings");
+  s.optimizer = std::make_unique<AdamW>(s.model->layout(), backend, s.model->dtype(), config.adamw);
+  s.open_data();
+  std::filesystem::create_directories(config.run_dir);
+  write_json(config.run_dir / "train_config.json", train_config_to_json(s.config));
+  save_config(s.model->config(), config.run_dir / "config.json");
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, Backend& backend, EventStream& events) {
+  const std::optional<std::filesystem::path> latest = latest_checkpoint(run_dir);
+  if (!latest) throw std::runtime_error(run_dir.string() + ": no complete checkpoint to resume from");
+  LoadedCheckpoint checkpoint = read_checkpoint(*latest, backend, DType::f32);
+  TrainConfig config = train_config_from_json(checkpoint.state.run_config);
+  config.run_dir = run_dir;
+  auto impl = std::make_unique<Impl>(config, backend, events);
+  Impl& s = *impl;
+  s.model = std::move(checkpoint.model);
+  s.optimizer = std::make_unique<AdamW>(s.model->layout(), backend, s.model->dtype(), config.adamw);
+  backend.copy(checkpoint.state.first_moment, s.optimizer->first_moment().buffer());
+  backend.copy(checkpoint.state.second_moment, s.optimizer->second_moment().buffer());
+  s.optimizer->set_steps(checkpoint.state.optimizer_steps);
+  s.open_data();
+  s.loader->restore(checkpoint.state.loader);
+  s.guard = NumericalGuard::from_json(checkpoint.state.guard);
+  s.step = checkpoint.state.step;
+  s.best_validation_loss = checkpoint.state.best_validation_loss;
+  s.best_step = checkpoint.state.best_step;
+  events.publish(Warning{s.step, "resumed from " + latest->string()});
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+void Trainer::request_pause() { impl_->pause_requested = true; }
+void Trainer::request_resume() {
+  impl_->pause_requested = false;
+  impl_->pause_changed.notify_all();
+}
+void Trainer::request_stop() {
+  impl_->stop_requested = true;
+  impl_->pause_changed.notify_all();
+}
+bool Trainer::paused() const { return impl_->pause_requested; }
+const TrainConfig& Trainer::config() const { return impl_->config; }
+int64_t Trainer::step() const { return impl_->step; }
+int64_t Trainer::total_steps() const { return impl_->total_steps; }
+
+TrainOutcome Trainer::run() {
+  Impl& s = *impl_;
+  MiniMindModel& model = *s.model;
+  TrainOutcome outcome;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t start_step = s.step;
+  const int64_t tokens_per_step = s.config.batch_size * s.config.seq_len * s.config.accumulation_steps;
+  outcome.reason = "finished";
+
+  while (s.step < s.total_steps) {
+    const auto step_start = std::chrono::steady_clock::now();
+    const LoaderState step_start_state = s.loader->state();
+    s.backend.zero(model.gradients().buffer());
+    double loss = 0, aux = 0;
+    bool stopped = false;
+    for (int64_t micro = 0; micro < s.config.accumulation_steps; ++micro) {
+      if (s.pause_requested) s.wait_while_paused();
+      if (s.stop_requested) {
+        stopped = true;
+        break;
+      }
+      const Batch batch = s.loader->next();
+      const LossTerms terms = model.forward(batch, true, micro_step_seed(s.config.seed, s.step, micro));
+      model.backward(1.0 / static_cast<double>(s.config.accumulation_steps));
+      loss += terms.loss / static_cast<double>(s.config.accumulation_steps);
+      aux += terms.aux_loss / static_cast<double>(s.config.accumulation_steps);
+    }
+    if (stopped) {
+      // The micro-steps of the unfinished step are dropped: the loader goes back to the step's start so the
+      // resumed run sees them again.
+      s.loader->restore(step_start_state);
+      outcome.reason = "stopped";
+      break;
+    }
+    const double grad_norm = clip_gradient_norm(s.backend, model.gradients(), s.config.grad_clip);
+    const GuardVerdict verdict = s.guard.check(loss, grad_norm);
+    const double lr = learning_rate_at(s.config.schedule, s.step);
+    if (verdict.action == GuardVerdict::stop) {
+      s.events.publish(SkippedStep{s.step, verdict.reason, s.guard.consecutive_skips()});
+      outcome.reason = verdict.reason;
+      break;
+    }
+    if (verdict.action == GuardVerdict::skip) {
+      s.events.publish(SkippedStep{s.step, verdict.reason, s.guard.consecutive_skips()});
+    } else {
+      s.optimizer->step(model.parameters(), model.gradients(), lr);
+    }
+    ++s.step;
+    outcome.last_loss = loss;
+
+    const auto now = std::chrono::steady_clock::now();
+    const double step_s = std::chrono::duration<double>(now - step_start).count();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    StepMetrics metrics;
+    metrics.step = s.step;
+    metrics.epoch = static_cast<int64_t>(s.loader->epoch());
+    metrics.loss = loss;
+    metrics.aux_loss = aux;
+    metrics.learning_rate = lr;
+    metrics.grad_norm = grad_norm;
+    metrics.tokens_per_s = static_cast<double>(tokens_per_step) / step_s;
+    metrics.flops_per_s = metrics.tokens_per_s * s.flops_per_token;
+    metrics.mfu = std::nan("");
+    metrics.elapsed_s = elapsed;
+    metrics.eta_s = elapsed / static_cast<double>(s.step - start_step) * static_cast<double>(s.total_steps - s.step);
+    metrics.tokens_seen = s.step * tokens_per_step;
+    if (s.config.log_every > 0 && (s.step % s.config.log_every == 0 || s.step == s.total_steps))
+      s.events.publish(metrics);
+    if (model.config().use_moe) s.events.publish(MoeLoad{MoeLoad{s.step, model.expert_load().fraction}});
+
+    const bool last = s.step == s.total_steps;
+    if ((s.config.eval_every > 0 && s.step % s.config.eval_every == 0) || last) {
+      const double val = s.validate();
+      if (!std::isnan(val)) {
+        s.events.publish(ValidationResult{s.step, val, std::exp(val)});
+        if (val < s.best_validation_loss) {
+          s.best_validation_loss = val;
+          s.best_step = s.step;
+        }
+      }
+    }
+    if ((s.config.save_every > 0 && s.step % s.config.save_every == 0) || last) s.save(last);
+  }
+  if (outcome.reason != "finished") s.save(true);
+  outcome.steps = s.step;
+  outcome.best_validation_loss = s.best_validation_loss;
+  s.events.publish(RunFinished{s.step, outcome.reason});
+  return outcome;
+}
+
+Evaluation evaluate_model(const std::filesystem::path& model_dir, const std::filesystem::path& shard, int64_t batch_size,
+                          int64_t seq_len, bool packed, Backend& backend) {
+  auto model = load_model(model_dir, backend);
+  TrainConfig c;
+  c.batch_size = batch_size;
+  c.seq_len = seq_len;
+  c.packed = packed;
+  BatchLoader loader = BatchLoader::open({shard}, loader_options(c, 0));
+  if (static_cast<int64_t>(loader.vocab_size()) > model->config().vocab_size)
+    throw std::invalid_argument(shard.string() + ": its vocabulary (" + std::to_string(loader.vocab_size()) +
+                                ") is larger than the model's (" + std::to_string(model->config().vocab_size) + ")");
+  double weighted = 0, scored = 0;
+  for (uint64_t i = 0; i < loader.evaluation_batch_count(); ++i) {
+    const LossTerms terms = model->forward(loader.evaluation_batch(i), false);
+    weighted += terms.cross_entropy * static_cast<double>(terms.scored_tokens);
+    scored += static_cast<double>(terms.scored_tokens);
+  }
+  Evaluation result;
+  result.tokens = static_cast<int64_t>(scored);
+  result.loss = scored > 0 ? weighted / scored : std::nan("");
+  result.perplexity = std::exp(result.loss);
+  return result;
+}
+
+}  // namespace minimind

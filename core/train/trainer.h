@@ -1,0 +1,61 @@
+// The training session: loader -> batch -> forward -> loss -> backward -> guard -> AdamW -> events, on the
+// calling thread, with pause / resume / stop requested from any other thread (checked between micro-steps),
+// validation every N steps, checkpoints that resume bit for bit, and every metric published as an event.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "config/model_config.h"
+#include "train/event_stream.h"
+#include "train/train_config.h"
+
+namespace minimind {
+
+struct TrainOutcome {
+  int64_t steps = 0;          // optimizer steps taken in total (including before a resume)
+  std::string reason;         // "finished", "stopped", or why the guard stopped the run
+  double last_loss = 0;
+  double best_validation_loss = 0;
+  std::filesystem::path last_checkpoint;
+};
+
+class Trainer {
+ public:
+  // A new run: the model comes from config.init_from or is initialised from the seed with `model_config`.
+  Trainer(const TrainConfig& config, const ModelConfig& model_config, Backend& backend, EventStream& events);
+  // Continues the run in `run_dir` from its latest complete checkpoint.
+  static std::unique_ptr<Trainer> resume(const std::filesystem::path& run_dir, Backend& backend, EventStream& events);
+  ~Trainer();
+
+  TrainOutcome run();  // returns when the run ends, is stopped (after a checkpoint) or is stopped by the guard
+
+  // From any thread; honoured between micro-steps.
+  void request_pause();
+  void request_resume();
+  void request_stop();
+  bool paused() const;
+
+  const TrainConfig& config() const;
+  int64_t step() const;
+  int64_t total_steps() const;
+
+ private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Mean loss and perplexity of a model directory on a prepared validation shard (minimind eval).
+struct Evaluation {
+  double loss = 0;
+  double perplexity = 0;
+  int64_t tokens = 0;
+};
+Evaluation evaluate_model(const std::filesystem::path& model_dir, const std::filesystem::path& shard, int64_t batch_size,
+                          int64_t seq_len, bool packed, Backend& backend);
+
+}  // namespace minimind
