@@ -1,0 +1,97 @@
+// Training checkpoints: one directory per step, checkpoints/step-000123/, holding the model (config.json +
+// model.safetensors), the optimizer moments (trainer_state.safetensors), the rest of the trainer's state
+// (trainer_state.json) and, written last, a COMPLETE marker listing each file's size and CRC-32C.
+//
+// A checkpoint is built under a temporary name (step-000123.tmp-<pid>), every file and the directory are
+// flushed to disk, and only then is it renamed to its final name and the parent synced. So a directory under
+// a final name is always complete, and a crash or kill at any moment leaves either no new checkpoint or a
+// whole one, never touching the earlier ones. Reading verifies the marker and every checksum before use.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "data/batch_loader.h"
+#include "model/minimind_model.h"
+
+namespace minimind {
+
+// A checkpoint that is missing, incomplete, truncated, corrupt or of an unknown format. The message names
+// the checkpoint directory and the offending file.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kCheckpointFormatVersion = 1;
+
+// Everything besides the model parameters that a resumed run needs to continue bit for bit.
+struct TrainerState {
+  int64_t step = 0;             // optimizer updates done; names the checkpoint directory
+  int64_t micro_step = 0;       // micro-batches consumed (accumulation position)
+  int64_t epoch = 0;
+  int64_t optimizer_steps = 0;  // AdamW::steps(), which sets its bias correction
+  int64_t schedule_step = 0;    // position on the learning-rate schedule
+  LoaderState loader;
+  // Named random generator states (e.g. "dropout", "sampling"), each as the generator's words.
+  std::map<std::string, std::vector<uint64_t>> rng_states;
+  nlohmann::json numerical_guard;  // opaque to checkpoints: the guard's own serialisation
+  std::optional<double> best_validation_loss;
+  std::optional<int64_t> best_validation_step;
+  nlohmann::json run_config;  // opaque: the run's configuration as the trainer records it
+  // AdamW's first and second moments over the whole parameter buffer: [layout.total()] in the model's dtype.
+  // Written from any device; read back as host tensors (copy them into AdamW's buffers with Backend::copy).
+  Tensor first_moment;
+  Tensor second_moment;
+};
+
+struct LoadedCheckpoint {
+  std::filesystem::path directory;
+  std::unique_ptr<MiniMindModel> model;
+  TrainerState state;
+};
+
+// "step-000123" (at least six digits).
+std::string checkpoint_directory_name(int64_t step);
+
+// Writes run_dir/checkpoints/step-NNNNNN/ for state.step and returns its path. An existing checkpoint of the
+// same step is replaced atomically. Temporary directories left by dead processes are removed first. Throws
+// std::invalid_argument when the moments do not match the model's layout and dtype, std::runtime_error (with
+// the path) on I/O failure; in every failure case no directory under the final name is created or damaged.
+std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, const MiniMindModel& model,
+                                       const TrainerState& state);
+
+// Checks the COMPLETE marker and the size and CRC-32C of every file it lists; throws CheckpointError naming
+// the file that is missing, truncated or corrupt, or saying that the marker is absent (an incomplete write).
+void verify_checkpoint(const std::filesystem::path& checkpoint_dir);
+
+// Verifies, then loads the model (in `dtype`) and the trainer state. Throws CheckpointError as above, or
+// when the state's format version is unknown or the moments do not fit the model.
+LoadedCheckpoint read_checkpoint(const std::filesystem::path& checkpoint_dir, Backend& backend,
+                                 DType dtype = DType::f32);
+
+// The complete checkpoints (final name and a COMPLETE marker) in run_dir/checkpoints, by increasing step.
+// Temporary directories are ignored.
+std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
+
+// The newest complete checkpoint, or none. It is not verified here; read_checkpoint does that.
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+
+// The step a checkpoint directory name stands for ("step-000123" -> 123), or none for other names.
+std::optional<int64_t> checkpoint_step(const std::filesystem::path& checkpoint_dir);
+
+// Keeps the newest `keep_last` (>= 1) complete checkpoints and the one of `best_step` (the best validation
+// loss), removes the other complete ones and the temporary directories of dead processes. A checkpoint is
+// first renamed to a temporary name and then deleted, so an interrupted prune never leaves a partial
+// directory under a final name. Returns the removed checkpoints.
+std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& run_dir, int keep_last,
+                                                     std::optional<int64_t> best_step = std::nullopt);
+
+}  // namespace minimind
