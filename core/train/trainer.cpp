@@ -116,14 +116,19 @@ struct Trainer::Impl {
     state.step = step;
     state.optimizer_steps = optimizer->steps();
     state.loader = loader->state();
-    state.guard = guard.to_json();
-    state.best_validation_loss = best_validation_loss;
-    state.best_step = best_step;
+    state.schedule_step = step;
+    state.epoch = static_cast<int64_t>(loader->epoch());
+    state.numerical_guard = guard.to_json();
+    if (best_step >= 0) {
+      state.best_validation_loss = best_validation_loss;
+      state.best_validation_step = best_step;
+    }
     state.run_config = train_config_to_json(config);
     state.first_moment = optimizer->first_moment().buffer();
     state.second_moment = optimizer->second_moment().buffer();
     const std::filesystem::path path = write_checkpoint(config.run_dir, *model, state);
-    prune_checkpoints(config.run_dir, config.keep_last, best_step);
+    prune_checkpoints(config.run_dir, static_cast<int>(std::max<int64_t>(1, config.keep_last)),
+                      best_step >= 0 ? std::optional<int64_t>(best_step) : std::nullopt);
     events.publish(CheckpointWritten{step, path.string(), best_step == step});
     (void)final_save;
   }
@@ -172,10 +177,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, B
   s.optimizer->set_steps(checkpoint.state.optimizer_steps);
   s.open_data();
   s.loader->restore(checkpoint.state.loader);
-  s.guard = NumericalGuard::from_json(checkpoint.state.guard);
+  s.guard = NumericalGuard::from_json(checkpoint.state.numerical_guard);
   s.step = checkpoint.state.step;
-  s.best_validation_loss = checkpoint.state.best_validation_loss;
-  s.best_step = checkpoint.state.best_step;
+  if (checkpoint.state.best_validation_step) {
+    s.best_validation_loss = *checkpoint.state.best_validation_loss;
+    s.best_step = *checkpoint.state.best_validation_step;
+  }
   events.publish(Warning{s.step, "resumed from " + latest->string()});
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
