@@ -91,7 +91,9 @@ struct EventStream::Subscriber {
 };
 
 EventStream::EventStream() = default;
-EventStream::~EventStream() { close(); }
+EventStream::~EventStream() {
+  close();
+}
 
 EventStream::SubscriptionId EventStream::subscribe(Callback callback) {
   std::lock_guard lock(mutex_);
@@ -131,6 +133,8 @@ void EventStream::close() {
   for (auto& [id, subscriber] : subscribers) subscriber->close_and_join();
 }
 
-int64_t EventStream::failed_callbacks() const { return failed_callbacks_.load(); }
+int64_t EventStream::failed_callbacks() const {
+  return failed_callbacks_.load();
+}
 
 }  // namespace minimind

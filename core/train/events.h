@@ -23,7 +23,7 @@ struct StepMetrics {
   double learning_rate = 0;
   double grad_norm = 0;  // global norm before clipping
   double tokens_per_s = 0;
-  double flops_per_s = 0;  // achieved model FLOP/s
+  double flops_per_s = 0;                                 // achieved model FLOP/s
   double mfu = std::numeric_limits<double>::quiet_NaN();  // flops_per_s / peak; NaN when no peak is known
   int64_t memory_bytes = 0;
   double eta_s = 0;  // estimated time to the end of the run

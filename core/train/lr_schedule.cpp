@@ -81,11 +81,16 @@ std::vector<double> schedule_curve(const ScheduleConfig& config) {
 
 std::string_view schedule_kind_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::warmup_cosine: return "cosine";
-    case ScheduleKind::minimind: return "minimind";
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::exponential: return "exponential";
+    case ScheduleKind::constant:
+      return "constant";
+    case ScheduleKind::warmup_cosine:
+      return "cosine";
+    case ScheduleKind::minimind:
+      return "minimind";
+    case ScheduleKind::step:
+      return "step";
+    case ScheduleKind::exponential:
+      return "exponential";
   }
   return "unknown";
 }

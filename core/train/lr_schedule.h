@@ -28,7 +28,8 @@ struct ScheduleConfig {
 };
 
 // Throws std::invalid_argument naming the field when the config cannot describe a schedule (negative or
-// non-finite rate, warmup longer than total_steps, min above the rate, step_size < 1, gamma outside (0, 1]...).
+// non-finite rate, warmup longer than total_steps, min above the rate, step_size < 1, gamma outside (0,
+// 1]...).
 void validate(const ScheduleConfig& config);
 
 // The rate at `step` (0-based; step >= 0, else std::invalid_argument). Steps past total_steps hold the

@@ -16,7 +16,8 @@ void validate(const NumericalGuardConfig& config) {
     if (!condition) throw std::invalid_argument("numerical guard: " + message);
   };
   require(config.window >= 1, "window must be >= 1, found " + std::to_string(config.window));
-  require(config.warmup_steps >= 0, "warmup_steps must be >= 0, found " + std::to_string(config.warmup_steps));
+  require(config.warmup_steps >= 0,
+          "warmup_steps must be >= 0, found " + std::to_string(config.warmup_steps));
   require(std::isfinite(config.z_threshold), "z_threshold must be finite");
   require(std::isfinite(config.min_relative_std) && config.min_relative_std >= 0,
           "min_relative_std must be finite and >= 0, found " + std::to_string(config.min_relative_std));
@@ -31,7 +32,9 @@ void push_bounded(std::deque<double>& history, double value, int64_t window) {
 
 }  // namespace
 
-NumericalGuard::NumericalGuard(NumericalGuardConfig config) : config_(config) { validate(config_); }
+NumericalGuard::NumericalGuard(NumericalGuardConfig config) : config_(config) {
+  validate(config_);
+}
 
 std::string NumericalGuard::spike_reason(const std::deque<double>& history, double value,
                                          const char* name) const {

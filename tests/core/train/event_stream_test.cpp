@@ -52,10 +52,14 @@ EventStream::Callback recorder(Received& received, Gate* gate = nullptr) {
 
 Event mixed_event(int64_t i) {
   switch (i % 4) {
-    case 0: return StepMetrics{.step = i};
-    case 1: return ValidationResult{.step = i};
-    case 2: return Warning{.step = i, .message = "w"};
-    default: return SampleText{.step = i};
+    case 0:
+      return StepMetrics{.step = i};
+    case 1:
+      return ValidationResult{.step = i};
+    case 2:
+      return Warning{.step = i, .message = "w"};
+    default:
+      return SampleText{.step = i};
   }
 }
 
@@ -109,9 +113,9 @@ TEST(EventStream, LaggingConsumerGetsOnlyTheLatestHeavySnapshot) {
   gate.open();
   stream.close();
   // Every metric arrives; of the snapshots only the step-5 ones, in their place in the order.
-  const std::vector<std::string> expected_types = {"warning",        "step_metrics", "step_metrics",
-                                                   "step_metrics",   "step_metrics", "attention_maps",
-                                                   "step_metrics",   "rope_table",   "step_metrics"};
+  const std::vector<std::string> expected_types = {"warning",      "step_metrics", "step_metrics",
+                                                   "step_metrics", "step_metrics", "attention_maps",
+                                                   "step_metrics", "rope_table",   "step_metrics"};
   const std::vector<int64_t> expected_steps = {0, 1, 2, 3, 4, 5, 5, 5, 6};
   EXPECT_EQ(received.types, expected_types);
   EXPECT_EQ(received.steps, expected_steps);
@@ -147,7 +151,7 @@ TEST(EventStream, CloseDrainsSlowConsumers) {
   stream.close();
   EXPECT_EQ(received.steps.size(), 500u);
   stream.publish(StepMetrics{.step = 9999});  // ignored after close
-  stream.close();                              // idempotent
+  stream.close();                             // idempotent
   EXPECT_EQ(received.steps.size(), 500u);
 }
 

@@ -41,10 +41,10 @@ TEST(LrSchedule, WarmupCosineMatchesClosedForm) {
     }
     EXPECT_NEAR(curve[step], expected, 1e-15) << "step " << step;
   }
-  EXPECT_NEAR(curve[0], 1e-4, 1e-18);   // lr / warmup at step 0
-  EXPECT_NEAR(curve[9], 1e-3, 1e-18);   // end of warmup reaches lr
-  EXPECT_NEAR(curve[10], 1e-3, 1e-18);  // cosine starts at lr
-  EXPECT_NEAR(curve[55], 1e-4 + 0.45e-3, 1e-15);  // halfway through the decay: the midpoint
+  EXPECT_NEAR(curve[0], 1e-4, 1e-18);                       // lr / warmup at step 0
+  EXPECT_NEAR(curve[9], 1e-3, 1e-18);                       // end of warmup reaches lr
+  EXPECT_NEAR(curve[10], 1e-3, 1e-18);                      // cosine starts at lr
+  EXPECT_NEAR(curve[55], 1e-4 + 0.45e-3, 1e-15);            // halfway through the decay: the midpoint
   EXPECT_NEAR(learning_rate_at(config, 100), 1e-4, 1e-18);  // past the end: holds the minimum
   EXPECT_NEAR(learning_rate_at(config, 1000), 1e-4, 1e-18);
 }
