@@ -58,6 +58,7 @@ struct Trainer::Impl {
   int64_t best_step = -1;
   double flops_per_token = 0;
   int64_t total_steps = 0;
+  std::function<void(int64_t, Tensor&)> gradient_hook;
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
@@ -196,6 +197,7 @@ void Trainer::request_stop() {
   impl_->stop_requested = true;
   impl_->pause_changed.notify_all();
 }
+void Trainer::set_gradient_hook(std::function<void(int64_t, Tensor&)> hook) { impl_->gradient_hook = std::move(hook); }
 bool Trainer::paused() const { return impl_->pause_requested; }
 const TrainConfig& Trainer::config() const { return impl_->config; }
 int64_t Trainer::step() const { return impl_->step; }
@@ -235,6 +237,7 @@ TrainOutcome Trainer::run() {
       outcome.reason = "stopped";
       break;
     }
+    if (s.gradient_hook) s.gradient_hook(s.step, model.gradients().buffer());
     const double grad_norm = clip_gradient_norm(s.backend, model.gradients(), s.config.grad_clip);
     const GuardVerdict verdict = s.guard.check(loss, grad_norm);
     const double lr = learning_rate_at(s.config.schedule, s.step);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,10 @@ class Trainer {
   void request_resume();
   void request_stop();
   bool paused() const;
+
+  // Called with each step's gradient buffer after the backward, before clipping and the guard (inspection,
+  // fault injection in tests). Set it before run().
+  void set_gradient_hook(std::function<void(int64_t step, Tensor& gradients)> hook);
 
   const TrainConfig& config() const;
   int64_t step() const;

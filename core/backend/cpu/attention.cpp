@@ -122,6 +122,15 @@ struct ProbsDropout {
   }
 };
 
+// Per-thread scratch slots start on 64-byte boundaries, so a task's rows have the same alignment whichever
+// thread runs it: Eigen's vectorized reductions (max, sum) group their terms by alignment, and bit-exact
+// reruns of a training step depend on it.
+template <typename T>
+int64_t aligned_slot(int64_t elements) {
+  constexpr int64_t per_line = 64 / sizeof(T);
+  return (elements + per_line - 1) / per_line * per_line;
+}
+
 template <typename T>
 void forward_kernel(const AttentionDims& dims, const T* q, const T* k, const T* v, const int32_t* key_mask,
                     double scale, const Dropout& dropout, T* out, T* probs) {
@@ -137,8 +146,9 @@ void forward_kernel(const AttentionDims& dims, const T* q, const T* k, const T* 
         padding[b * dims.keys + s] = key_mask[b * dims.cache_rows + s] == 0 ? T(kPaddingScore) : T(0);
   }
   // One block of scores per thread, allocated once per call.
-  const int64_t scratch_per_thread = dims.block_rows() * dims.keys;
-  std::vector<T> scratch(static_cast<size_t>(omp_get_max_threads() * scratch_per_thread));
+  const int64_t scratch_per_thread = aligned_slot<T>(dims.block_rows() * dims.keys);
+  const Tensor scratch_buffer = Tensor::empty({omp_get_max_threads() * scratch_per_thread}, dtype_of<T>());
+  T* const scratch = scratch_buffer.data<T>();
 
   const int64_t tasks = dims.batch * dims.q_heads * dims.blocks();
   const int64_t work = dims.batch * dims.q_heads * dims.queries * dims.keys * D;
@@ -154,7 +164,7 @@ void forward_kernel(const AttentionDims& dims, const T* q, const T* k, const T* 
     const ConstHeadView<T> k_head(k + kv_offset, key_end, D, kv_stride);
     const ConstHeadView<T> v_head(v + kv_offset, key_end, D, kv_stride);
 
-    T* scores_data = scratch.data() + omp_get_thread_num() * scratch_per_thread;
+    T* scores_data = scratch + omp_get_thread_num() * scratch_per_thread;
     Eigen::Map<RowMatrix<T>> scores(scores_data, rows, key_end);
     scores.noalias() = (static_cast<T>(scale) * q_block) * k_head.transpose();
 
@@ -185,8 +195,9 @@ void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, cons
   const ProbsDropout drop(dropout);
   const T scale_t = static_cast<T>(scale);
   // Two blocks per thread: the dropped probabilities P M / (1 - p), and dP turned into scale dS in place.
-  const int64_t block_elements = dims.block_rows() * seq;
-  std::vector<T> scratch(static_cast<size_t>(omp_get_max_threads() * 2 * block_elements));
+  const int64_t block_elements = aligned_slot<T>(dims.block_rows() * seq);
+  const Tensor scratch_buffer = Tensor::empty({omp_get_max_threads() * 2 * block_elements}, dtype_of<T>());
+  T* const scratch = scratch_buffer.data<T>();
 
   const int64_t tasks = dims.batch * dims.kv_heads;
   const int64_t work = dims.batch * dims.q_heads * seq * seq * D;
@@ -201,7 +212,7 @@ void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, cons
     HeadView<T> dv_head(d_v + kv_offset, seq, D, kv_stride);
     dk_head.setZero();
     dv_head.setZero();
-    T* dropped_data = scratch.data() + omp_get_thread_num() * 2 * block_elements;
+    T* dropped_data = scratch + omp_get_thread_num() * 2 * block_elements;
     T* d_scores_data = dropped_data + block_elements;
 
     for (int64_t h = g * dims.group(); h < (g + 1) * dims.group(); ++h) {
