@@ -627,7 +627,8 @@ KvCache MiniMindModel::make_cache(int64_t batch, int64_t capacity) const {
   return cache;
 }
 
-Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask) {
+Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask,
+                                     std::vector<Tensor>* attention_probs) {
   expect_rank(input_ids, 2, "model.forward_cached", "input_ids");
   expect_dtype(input_ids, DType::i32, "model.forward_cached", "input_ids");
   const int64_t b = input_ids.dim(0), t = input_ids.dim(1);
@@ -656,11 +657,15 @@ Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, co
   backend_.embedding_forward(p.ids.view({b * t}), embed, p.residual[0]);
   expert_load_.fraction.assign(config_.use_moe ? static_cast<size_t>(config_.num_hidden_layers) : 0, {});
   LayerState& s = p.layers[0];
+  if (attention_probs) attention_probs->clear();
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     s.input = p.residual[static_cast<size_t>(layer % 2)];
     s.output = p.residual[static_cast<size_t>((layer + 1) % 2)];
+    if (attention_probs) s.probs = backend_.empty({b, config_.num_attention_heads, t, cache.length_ + t}, dtype_);
     layer_forward(layer, s, p, false, 0, &cache);
+    if (attention_probs) attention_probs->push_back(backend_.to_host(s.probs));
   }
+  s.probs = Tensor{};
   backend_.rmsnorm_forward(p.residual[static_cast<size_t>(config_.num_hidden_layers % 2)],
                            parameters_.get("model.norm.weight"), config_.rms_norm_eps, p.norm_f, p.rstd_f);
   backend_.matmul(p.norm_f, false, embed, true, p.logits, false);

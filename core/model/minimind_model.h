@@ -88,7 +88,10 @@ class MiniMindModel {
   KvCache make_cache(int64_t batch, int64_t capacity) const;
   // Runs `input_ids` [B, T] at positions cache.length() .. + T - 1, appends their keys and values, and returns
   // the logits [B, T, V] (host). attention_mask, when given, is i32 [B, T] for these new positions.
-  Tensor forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask = {});
+  // With `attention_probs`, each layer's attention probabilities [B, Hq, T, S] (S = keys so far) are returned
+  // in it (the attention-map probe).
+  Tensor forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask = {},
+                        std::vector<Tensor>* attention_probs = nullptr);
 
   // Bytes of the activation buffers a training step of this shape allocates (the figure estimates show).
   static int64_t activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len, DType dtype);
