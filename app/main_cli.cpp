@@ -25,6 +25,8 @@ constexpr Command kCommands[] = {
     {"bench", minimind::cli::bench_command, "tokens/s, GFLOP/s and memory of a training step"},
     {"tokenizer", minimind::cli::tokenizer_command, "train a BPE tokenizer, encode and decode text"},
     {"prepare", minimind::cli::prepare_command, "tokenize a corpus into train and validation shards"},
+    {"generate", minimind::cli::generate_command, "continue prompts with a model (KV cache, sampling, streaming)"},
+    {"chat", minimind::cli::chat_command, "talk with an SFT model in the chat format"},
 };
 
 void print_usage(std::ostream& out) {

@@ -10,5 +10,7 @@ int bench_command(int argc, char** argv);
 int demo_command(int argc, char** argv);
 int prepare_command(int argc, char** argv);
 int tokenizer_command(int argc, char** argv);
+int generate_command(int argc, char** argv);
+int chat_command(int argc, char** argv);
 
 }  // namespace minimind::cli
