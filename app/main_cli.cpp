@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
     {"train", minimind::cli::train_command, "pretrain or fine-tune a model on prepared shards"},
     {"resume", minimind::cli::resume_command, "continue a run from its latest checkpoint"},
     {"eval", minimind::cli::eval_command, "validation loss and perplexity of a model on a dataset"},
+    {"generate", minimind::cli::generate_command, "continue prompts with a model (KV cache, sampling, streaming)"},
+    {"chat", minimind::cli::chat_command, "talk with an SFT model in the chat format"},
 };
 
 void print_usage(std::ostream& out) {

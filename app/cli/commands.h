@@ -13,5 +13,7 @@ int tokenizer_command(int argc, char** argv);
 int train_command(int argc, char** argv);
 int resume_command(int argc, char** argv);
 int eval_command(int argc, char** argv);
+int generate_command(int argc, char** argv);
+int chat_command(int argc, char** argv);
 
 }  // namespace minimind::cli

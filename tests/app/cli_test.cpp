@@ -67,6 +67,16 @@ TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
       {"prepare --input corpus.parquet --out /tmp/x", "give --format"},
       {"prepare --input /nonexistent.jsonl --out /tmp/x", "/nonexistent.jsonl"},
       {"prepare --input x.jsonl --format csv --out /tmp/x", "--format must be"},
+      {"generate --prompt hi", "needs --model"},
+      {"generate --model /nonexistent", "give exactly one of --prompt, --prompt_ids and --prompts_file"},
+      {"generate --model /nonexistent --prompt hi", "/nonexistent"},
+      {"generate --model m --prompt hi --top_p 0", "--top_p must be in (0, 1]"},
+      {"generate --model m --prompt hi --temperature -1", "--temperature must be >= 0"},
+      {"generate --model m --prompt hi --max_new_tokens 0", "--max_new_tokens must be positive"},
+      {"generate --model m --prompt hi --top_k x", "--top_k expects an integer"},
+      {"generate --model m --prompts_file /nonexistent.txt", "cannot open '/nonexistent.txt'"},
+      {"chat --model m --temprature 1", "unknown option --temprature"},
+      {"chat --model m --message ''", "--message is empty"},
   };
   for (const auto& [arguments, fragment] : cases) {
     const CliRun run = run_cli(arguments);
@@ -146,6 +156,45 @@ TEST_F(CliTest, TokenizerTrainThenPrepareReportsSkippedLines) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.output.find("corpus.jsonl:51"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(dir_ / "stopped" / "train.shard"));
+}
+
+TEST_F(CliTest, GenerateGreedyIsDeterministicAndChatKeepsGoing) {
+  const fs::path model_dir = dir_ / "model";
+  CliRun run = run_cli("init --preset tiny --hidden_size 64 --num_hidden_layers 2 --num_attention_heads 4 "
+                       "--num_key_value_heads 2 --seed 1 --out " + model_dir.string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string generate = "generate --model " + model_dir.string() +
+                               " --prompt 'Once upon a time' --greedy --ignore_eos --max_new_tokens 16 --threads 1";
+  const CliRun first = run_cli(generate), second = run_cli(generate);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(first.output, second.output);
+  EXPECT_GT(first.output.size(), 2u) << first.output;
+  EXPECT_EQ(first.output.back(), '\n');
+
+  run = run_cli(generate + " --benchmark");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("\"decode_tokens_per_s\""), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("\"generated_tokens\": 16"), std::string::npos) << run.output;
+
+  {
+    std::ofstream prompts(dir_ / "prompts.txt");
+    prompts << "first prompt\nsecond, longer prompt than the first\n";
+  }
+  run = run_cli("generate --model " + model_dir.string() + " --prompts_file " + (dir_ / "prompts.txt").string() +
+                " --seed 3 --max_new_tokens 5");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output.find("[0] first prompt"), 0u) << run.output;
+  EXPECT_NE(run.output.find("\n[1] second, longer prompt"), std::string::npos) << run.output;
+
+  run = run_cli("chat --model " + model_dir.string() + " --greedy --max_new_tokens 4 --message hello");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  {
+    std::ofstream input(dir_ / "conversation.txt");
+    input << "hello\n/reset\nhow are you?\n";
+  }
+  run = run_cli("chat --model " + model_dir.string() + " --greedy --max_new_tokens 4 < " +
+                (dir_ / "conversation.txt").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
 }
 
 TEST_F(CliTest, InfoReportsParametersAndMemory) {
