@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "cli/progress_bar.h"
+#include "cli/tokenizer_location.h"
 #include "train/event_stream.h"
 #include "train/metric_sinks.h"
 #include "train/tensorboard_writer.h"
@@ -49,6 +50,9 @@ std::vector<Option> train_options() {
       {"padded", "", "one document per row, padded (default: packed)"},
       {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
       {"threads", "N", "CPU threads (default: all)"},
+      {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},
+      {"sample_every", "N", "every N steps: attention maps and a sample from the probe prompt (default 0: off)"},
+      {"probe_prompt", "TEXT", "the probe prompt (default <|im_start|>)"},
   };
   options.insert(options.end(), mine.begin(), mine.end());
   return options;
@@ -73,6 +77,8 @@ class ConsoleSink {
       std::fprintf(stderr, "\ncheckpoint %s%s\n", c->path.c_str(), c->is_best ? " (best so far)" : "");
     } else if (const auto* w = std::get_if<Warning>(&event)) {
       std::fprintf(stderr, "\nwarning at step %lld: %s\n", (long long)w->step, w->message.c_str());
+    } else if (const auto* t = std::get_if<SampleText>(&event)) {
+      std::fprintf(stderr, "\nsample at step %lld: %s%s\n", (long long)t->step, t->prompt.c_str(), t->text.c_str());
     } else if (const auto* k = std::get_if<SkippedStep>(&event)) {
       std::fprintf(stderr, "\nskipped step %lld (%lld in a row): %s\n", (long long)k->step, (long long)k->consecutive,
                    k->reason.c_str());
@@ -135,9 +141,9 @@ void write_command_line(const std::filesystem::path& run_dir, const char* name, 
 
 TrainConfig train_config_from(const Arguments& args) {
   TrainConfig c;
-  c.data_dir = args.required_text("data_dir");
+  c.data_dir = std::filesystem::absolute(args.required_text("data_dir"));
   c.run_dir = args.required_text("out_dir");
-  if (args.has("from")) c.init_from = args.text("from");
+  if (args.has("from")) c.init_from = std::filesystem::absolute(args.text("from"));
   c.mode = args.text("mode", "pretrain");
   if (c.mode != "pretrain" && c.mode != "sft") throw UsageError("--mode must be pretrain or sft");
   c.batch_size = args.integer("batch_size", 32);
@@ -161,6 +167,10 @@ TrainConfig train_config_from(const Arguments& args) {
   c.keep_last = args.integer("keep_last", 3);
   c.seed = static_cast<uint64_t>(args.integer("seed", 42));
   c.threads = static_cast<int>(args.integer("threads", 0));
+  c.sample_every = args.integer("sample_every", 0);
+  c.probe_prompt = args.text("probe_prompt", c.probe_prompt);
+  c.tokenizer = std::filesystem::absolute(tokenizer_json_path(args));
+  if (c.sample_every < 0) throw UsageError("--sample_every must not be negative");
   if (c.batch_size <= 0 || c.seq_len <= 0 || c.accumulation_steps <= 0 || c.epochs <= 0 || c.max_steps < 0)
     throw UsageError("--batch_size, --max_seq_len, --accumulation_steps and --epochs must be positive");
   return c;

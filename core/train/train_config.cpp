@@ -67,6 +67,7 @@ nlohmann::json train_config_to_json(const TrainConfig& c) {
       {"threads", c.threads},
       {"spike_z", c.spike_z},
       {"max_consecutive_skips", c.max_consecutive_skips},
+      {"tokenizer", c.tokenizer.string()},
       {"sample_every", c.sample_every},
       {"probe_prompt", c.probe_prompt},
       {"sample_tokens", c.sample_tokens},
@@ -115,6 +116,7 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   get("threads", c.threads);
   get("spike_z", c.spike_z);
   get("max_consecutive_skips", c.max_consecutive_skips);
+  if (json.contains("tokenizer") && json["tokenizer"].is_string()) c.tokenizer = json["tokenizer"].get<std::string>();
   get("sample_every", c.sample_every);
   get("probe_prompt", c.probe_prompt);
   get("sample_tokens", c.sample_tokens);

@@ -38,7 +38,9 @@ struct TrainConfig {
   // row.
   double spike_z = 6.0;
   int64_t max_consecutive_skips = 5;
-  // Probes on a fixed prompt every N steps (0: off).
+  // Probes on a fixed prompt every N steps (0: off): attention maps and a sample generation. They run a
+  // separate inference forward, so they never disturb the training step. They need the tokenizer.
+  std::filesystem::path tokenizer;  // tokenizer.json
   int64_t sample_every = 0;
   std::string probe_prompt = "<|im_start|>";
   int64_t sample_tokens = 48;

@@ -15,6 +15,9 @@
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
 #include "train/checkpoint.h"
+#include "infer/generator.h"
+#include "model/rope_table.h"
+#include "tokenizer/tokenizer.h"
 #include "train/numerical_guard.h"
 
 namespace minimind {
@@ -59,6 +62,7 @@ struct Trainer::Impl {
   double flops_per_token = 0;
   int64_t total_steps = 0;
   std::function<void(int64_t, Tensor&)> gradient_hook;
+  std::unique_ptr<Tokenizer> tokenizer;  // for the probes
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
@@ -134,6 +138,47 @@ struct Trainer::Impl {
     (void)final_save;
   }
 
+  void publish_rope_table() {
+    RopeTable table;
+    table.step = step;
+    table.head_dim = model->config().head_dim();
+    table.max_positions = model->config().max_position_embeddings;
+    table.base_frequencies = rope_frequencies_unscaled(model->config(), DType::f64);
+    table.frequencies = rope_frequencies(model->config(), DType::f64);
+    events.publish(std::move(table));
+  }
+
+  // Attention maps and a sample continuation of the probe prompt, from a separate inference forward.
+  void probe() {
+    if (!tokenizer) return;
+    std::vector<int32_t> ids = tokenizer->encode(config.probe_prompt);
+    if (ids.empty()) return;
+    if (ids.size() > 64) ids.resize(64);
+    const int64_t t = static_cast<int64_t>(ids.size());
+    Tensor input = Tensor::empty({1, t}, DType::i32);
+    std::copy(ids.begin(), ids.end(), input.data<int32_t>());
+    KvCache cache = model->make_cache(1, t);
+    std::vector<Tensor> probs;
+    model->forward_cached(input, cache, {}, &probs);
+    AttentionMaps maps;
+    maps.step = step;
+    maps.num_layers = model->config().num_hidden_layers;
+    maps.num_heads = model->config().num_attention_heads;
+    for (int32_t id : ids) maps.tokens.push_back(tokenizer->decode(std::span<const int32_t>(&id, 1)));
+    for (const Tensor& layer : probs)
+      for (float w : layer.span<float>()) maps.weights.push_back(w);
+    events.publish(std::move(maps));
+
+    Generator generator(*model, *tokenizer);
+    GenerationOptions options;
+    options.max_new_tokens = config.sample_tokens;
+    options.sampling.temperature = 0.8;
+    options.sampling.top_k = 40;
+    options.sampling.seed = static_cast<uint64_t>(step);
+    const GenerationResult result = generator.generate({ids}, options);
+    events.publish(SampleText{step, config.probe_prompt, result.sequences.front().text});
+  }
+
   void wait_while_paused() {
     std::unique_lock lock(pause_mutex);
     pause_changed.wait(lock, [&] { return !pause_requested.load() || stop_requested.load(); });
@@ -158,6 +203,7 @@ Trainer::Trainer(const TrainConfig& config, const ModelConfig& model_config, Bac
     throw std::invalid_argument("seq_len " + std::to_string(config.seq_len) + " exceeds max_position_embeddings");
   s.optimizer = std::make_unique<AdamW>(s.model->layout(), backend, s.model->dtype(), config.adamw);
   s.open_data();
+  if (!config.tokenizer.empty()) s.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(config.tokenizer));
   std::filesystem::create_directories(config.run_dir);
   write_json(config.run_dir / "train_config.json", train_config_to_json(s.config));
   save_config(s.model->config(), config.run_dir / "config.json");
@@ -177,6 +223,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, B
   backend.copy(checkpoint.state.second_moment, s.optimizer->second_moment().buffer());
   s.optimizer->set_steps(checkpoint.state.optimizer_steps);
   s.open_data();
+  if (!config.tokenizer.empty()) s.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(config.tokenizer));
   s.loader->restore(checkpoint.state.loader);
   s.guard = NumericalGuard::from_json(checkpoint.state.numerical_guard);
   s.step = checkpoint.state.step;
@@ -211,6 +258,7 @@ TrainOutcome Trainer::run() {
   const int64_t start_step = s.step;
   const int64_t tokens_per_step = s.config.batch_size * s.config.seq_len * s.config.accumulation_steps;
   outcome.reason = "finished";
+  s.publish_rope_table();
 
   while (s.step < s.total_steps) {
     const auto step_start = std::chrono::steady_clock::now();
@@ -270,6 +318,9 @@ TrainOutcome Trainer::run() {
     metrics.elapsed_s = elapsed;
     metrics.eta_s = elapsed / static_cast<double>(s.step - start_step) * static_cast<double>(s.total_steps - s.step);
     metrics.tokens_seen = s.step * tokens_per_step;
+    // Parameters, gradients and the two AdamW moments, plus the planned activations.
+    metrics.memory_bytes = 4 * model.layout().total() * static_cast<int64_t>(dtype_size(model.dtype())) +
+                           model.allocated_activation_bytes();
     if (s.config.log_every > 0 && (s.step % s.config.log_every == 0 || s.step == s.total_steps))
       s.events.publish(metrics);
     if (model.config().use_moe) s.events.publish(MoeLoad{MoeLoad{s.step, model.expert_load().fraction}});
@@ -285,6 +336,7 @@ TrainOutcome Trainer::run() {
         }
       }
     }
+    if (s.config.sample_every > 0 && (s.step % s.config.sample_every == 0 || last)) s.probe();
     if ((s.config.save_every > 0 && s.step % s.config.save_every == 0) || last) s.save(last);
   }
   if (outcome.reason != "finished") s.save(true);
