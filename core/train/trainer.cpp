@@ -116,7 +116,11 @@ struct Trainer::Impl {
     return scored > 0 ? weighted / scored : std::nan("");
   }
 
+  int64_t last_saved_step = -1;
+
   void save(bool final_save) {
+    if (last_saved_step == step) return;  // a stop right after a scheduled save
+    last_saved_step = step;
     TrainerState state;
     state.step = step;
     state.optimizer_steps = optimizer->steps();
