@@ -197,6 +197,46 @@ TEST_F(CliTest, GenerateGreedyIsDeterministicAndChatKeepsGoing) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
 }
 
+TEST_F(CliTest, TrainStopResumeEvalFromTheCommandLine) {
+  {
+    std::ofstream corpus(dir_ / "corpus.jsonl");
+    for (int i = 0; i < 200; ++i) corpus << "{\"text\": \"sentence " << i << " about the river and the mill\"}\n";
+  }
+  CliRun run = run_cli("prepare --input " + (dir_ / "corpus.jsonl").string() + " --out " + (dir_ / "data").string() +
+                       " --val_fraction 0.1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string model = " --preset tiny --hidden_size 32 --num_hidden_layers 2 --num_attention_heads 4"
+                            " --num_key_value_heads 2 --threads 1";
+  run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " + (dir_ / "run").string() + model +
+                " --batch_size 4 --max_seq_len 32 --max_steps 6 --save_every 3 --eval_every 3 --sample_every 6");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("finished after 6 steps"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("sample at step 6"), std::string::npos) << run.output;
+  for (const char* file : {"metrics.jsonl", "metrics.csv", "train_config.json", "config.json", "command.txt"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / file)) << file;
+  bool tensorboard = false;
+  for (const auto& entry : fs::directory_iterator(dir_ / "run"))
+    tensorboard |= entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_TRUE(tensorboard);
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoints" / "step-000006" / "COMPLETE"));
+
+  // A second train into the same run directory is refused; resume of a finished run has nothing to do.
+  run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " + (dir_ / "run").string() + model);
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.output.find("minimind resume"), std::string::npos) << run.output;
+  run = run_cli("resume --out_dir " + (dir_ / "run").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("finished after 6 steps"), std::string::npos) << run.output;
+
+  run = run_cli("eval --model " + (dir_ / "run" / "checkpoints" / "step-000006").string() + " --data " +
+                (dir_ / "data").string() + " --max_seq_len 32");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("perplexity"), std::string::npos) << run.output;
+  run = run_cli("resume --out_dir " + (dir_ / "nothing").string());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.output.find("no complete checkpoint"), std::string::npos) << run.output;
+}
+
 TEST_F(CliTest, InfoReportsParametersAndMemory) {
   const CliRun run = run_cli("info --preset small --batch_size 32 --seq_len 512");
   ASSERT_EQ(run.exit_code, 0) << run.output;
