@@ -3,6 +3,8 @@
 // outside an OpenMP region, Eigen runs it on all OpenMP threads itself. Nothing is saved: the backward of a
 // product is two more products, composed by the caller.
 #include <Eigen/Core>
+#include <omp.h>
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +63,26 @@ void CpuBackend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool
     const ConstMap a_matrix(a.data<T>(), a.dim(0), a.dim(1));
     const ConstMap b_matrix(b.data<T>(), b.dim(0), b.dim(1));
     Eigen::Map<RowMajorMatrix<T>> out_matrix(out.data<T>(), rows, columns);
+    // A few rows times a weight matrix (decoding one token): Eigen runs matrix-vector products on one
+    // thread, so split the weight's rows (the output columns) between the threads.
+    if (rows <= 4 && !transpose_a && transpose_b && columns * inner >= (1 << 15) && omp_get_max_threads() > 1 &&
+        !omp_in_parallel()) {
+#pragma omp parallel
+      {
+        const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        const int64_t chunk = ((columns + threads - 1) / threads + 15) / 16 * 16;
+        const int64_t begin = std::min(columns, thread * chunk), end = std::min(columns, begin + chunk);
+        if (end > begin) {
+          auto out_block = out_matrix.middleCols(begin, end - begin);
+          const auto rhs = b_matrix.middleRows(begin, end - begin).transpose();
+          if (accumulate)
+            out_block.noalias() += a_matrix * rhs;
+          else
+            out_block.noalias() = a_matrix * rhs;
+        }
+      }
+      return;
+    }
     with_op(a_matrix, transpose_a, [&](const auto& lhs) {
       with_op(b_matrix, transpose_b, [&](const auto& rhs) {
         if (accumulate) {

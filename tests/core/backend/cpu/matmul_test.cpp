@@ -96,6 +96,15 @@ TEST(CpuMatmul, BlockedProductsMatchNaiveLoop) {
   check_product(DType::f32, 67, 129, 45, 1e-5);
 }
 
+// A few rows against a large weight (decoding one token), where the output columns are split between threads,
+// with a column count that does not divide evenly.
+TEST(CpuMatmul, FewRowsTimesALargeWeightMatchNaiveLoop) {
+  for (int64_t rows : {1, 3}) {
+    check_product(DType::f64, rows, 96, 517, 1e-12);
+    check_product(DType::f32, rows, 96, 517, 1e-5);
+  }
+}
+
 TEST(CpuMatmul, VectorShapesMatchNaiveLoop) {
   check_product(DType::f64, 1, 17, 9, 1e-12);
   check_product(DType::f64, 9, 17, 1, 1e-12);
