@@ -118,13 +118,15 @@ struct Trainer::Impl {
 
   int64_t last_saved_step = -1;
 
-  void save(bool final_save) {
+  // `position` is where the loader stands at the start of the next step to take (a pause or stop in the middle
+  // of a step saves the step's start, so the resumed run takes the whole step again).
+  void save(const LoaderState& position) {
     if (last_saved_step == step) return;  // a stop right after a scheduled save
     last_saved_step = step;
     TrainerState state;
     state.step = step;
     state.optimizer_steps = optimizer->steps();
-    state.loader = loader->state();
+    state.loader = position;
     state.schedule_step = step;
     state.epoch = static_cast<int64_t>(loader->epoch());
     state.numerical_guard = guard.to_json();
@@ -139,7 +141,6 @@ struct Trainer::Impl {
     prune_checkpoints(config.run_dir, static_cast<int>(std::max<int64_t>(1, config.keep_last)),
                       best_step >= 0 ? std::optional<int64_t>(best_step) : std::nullopt);
     events.publish(CheckpointWritten{step, path.string(), best_step == step});
-    (void)final_save;
   }
 
   void publish_rope_table() {
@@ -271,7 +272,12 @@ TrainOutcome Trainer::run() {
     double loss = 0, aux = 0;
     bool stopped = false;
     for (int64_t micro = 0; micro < s.config.accumulation_steps; ++micro) {
-      if (s.pause_requested) s.wait_while_paused();
+      if (s.pause_requested) {
+        s.save(step_start_state);  // a paused run can be closed and resumed later
+        s.events.publish(Warning{s.step, "paused"});
+        s.wait_while_paused();
+        if (!s.stop_requested) s.events.publish(Warning{s.step, "resumed"});
+      }
       if (s.stop_requested) {
         stopped = true;
         break;
@@ -341,9 +347,9 @@ TrainOutcome Trainer::run() {
       }
     }
     if (s.config.sample_every > 0 && (s.step % s.config.sample_every == 0 || last)) s.probe();
-    if ((s.config.save_every > 0 && s.step % s.config.save_every == 0) || last) s.save(last);
+    if ((s.config.save_every > 0 && s.step % s.config.save_every == 0) || last) s.save(s.loader->state());
   }
-  if (outcome.reason != "finished") s.save(true);
+  if (outcome.reason != "finished") s.save(s.loader->state());
   outcome.steps = s.step;
   outcome.best_validation_loss = s.best_validation_loss;
   s.events.publish(RunFinished{s.step, outcome.reason});

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "backend/cpu/cpu_backend.h"
 #include "core/io/scratch_directory.h"
@@ -144,6 +145,39 @@ TEST(Trainer, SameSeedSameCurveAndStopResumeEqualsUninterrupted) {
   for (size_t i = 0; i < joined.size(); ++i)
     EXPECT_EQ(joined[i], full.losses[i]) << "step " << i + 1 << " (the first run stopped after " << first.losses.size()
                                          << ")";
+}
+
+TEST(Trainer, PauseWritesACheckpointAndResumeContinuesTheSameRun) {
+  ScratchDirectory dir;
+  write_shards(dir / "data");
+  CpuBackend backend(2);
+  Recorder full, paused;
+  {
+    EventStream events;
+    events.subscribe(std::ref(full));
+    Trainer trainer(run_config(dir, "full"), small_model(), backend, events);
+    trainer.run();
+    events.close();
+  }
+  EventStream events;
+  events.subscribe(std::ref(paused));
+  Trainer trainer(run_config(dir, "paused"), small_model(), backend, events);
+  std::atomic<bool> saw_pause{false};
+  // Requested on the training thread itself during step 3 (as any thread may), so it always lands mid-run.
+  trainer.set_gradient_hook([&](int64_t step, Tensor&) {
+    if (step == 3) trainer.request_pause();
+  });
+  events.subscribe([&](const Event& e) {
+    if (const auto* w = std::get_if<Warning>(&e); w && w->message == "paused") saw_pause = true;
+  });
+  std::thread runner([&] { trainer.run(); });
+  while (!saw_pause) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(trainer.paused());
+  EXPECT_TRUE(latest_checkpoint(dir / "paused").has_value());  // written on pausing
+  trainer.request_resume();
+  runner.join();
+  events.close();
+  EXPECT_EQ(paused.losses, full.losses);
 }
 
 TEST(Trainer, NanGradientsAreSkippedAndARunOfThemStopsTheRun) {
