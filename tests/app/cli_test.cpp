@@ -232,6 +232,21 @@ TEST_F(CliTest, TrainStopResumeEvalFromTheCommandLine) {
                 (dir_ / "data").string() + " --max_seq_len 32");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("perplexity"), std::string::npos) << run.output;
+  // Supervised fine-tuning of the trained model on conversations (loss on the assistant's tokens).
+  {
+    std::ofstream sft(dir_ / "sft.jsonl");
+    for (int i = 0; i < 40; ++i)
+      sft << "{\"conversations\": [{\"role\": \"user\", \"content\": \"count to " << i
+          << "\"}, {\"role\": \"assistant\", \"content\": \"" << i << " and done\"}]}\n";
+  }
+  run = run_cli("prepare --input " + (dir_ / "sft.jsonl").string() + " --out " + (dir_ / "sft_data").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  run = run_cli("train --mode sft --from " + (dir_ / "run" / "checkpoints" / "step-000006").string() +
+                " --data_dir " + (dir_ / "sft_data").string() + " --out_dir " + (dir_ / "sft_run").string() +
+                " --batch_size 4 --max_seq_len 48 --max_steps 3 --threads 1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("finished after 3 steps"), std::string::npos) << run.output;
+
   run = run_cli("resume --out_dir " + (dir_ / "nothing").string());
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.output.find("no complete checkpoint"), std::string::npos) << run.output;
