@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "data/jsonl_record.h"
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tokenizer/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {
@@ -86,7 +86,7 @@ bool ByteLevelPreTokenizer::uses_jit() const {
 bool ByteLevelPreTokenizer::is_word_character(char32_t code_point) const {
   if (code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
   std::string bytes;
-  append_utf8(code_point, bytes);
+  utf8::append(code_point, bytes);
   pcre2_match_data* match = pcre2_match_data_create(1, nullptr);
   if (match == nullptr) throw std::bad_alloc();
   const int rc = pcre2_match(regex_->word, reinterpret_cast<PCRE2_SPTR>(bytes.data()), bytes.size(), 0,
@@ -117,12 +117,12 @@ void ByteLevelPreTokenizer::Cursor::reset(std::string_view text) {
 bool ByteLevelPreTokenizer::Cursor::next(std::string_view& piece) {
   if (offset_ == text_.size()) return false;
   if (offset_ == run_end_) {
-    const std::size_t valid = valid_utf8_prefix_length(text_.substr(offset_));
+    const std::size_t valid = utf8::validate(text_.substr(offset_)).valid_bytes;
     if (valid == 0) {  // a run of invalid bytes: one piece
       std::size_t end = offset_;
       do {
-        end += invalid_utf8_sequence_length(text_.substr(end));
-      } while (end < text_.size() && valid_utf8_prefix_length(text_.substr(end, 4)) == 0);
+        end += utf8::invalid_sequence_length(text_.substr(end));
+      } while (end < text_.size() && utf8::decode_at(text_, end) < 0);
       piece = text_.substr(offset_, end - offset_);
       offset_ = run_begin_ = run_end_ = end;
       return true;

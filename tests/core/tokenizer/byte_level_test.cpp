@@ -1,7 +1,6 @@
-// GPT-2's byte-to-unicode mapping, UTF-8 helpers and the GPT-2 split. References: values of GPT-2's
-// bytes_to_unicode (Ġ for the space, Ċ for newline, the printable Latin-1 bytes unchanged), Rust's
-// String::from_utf8_lossy replacement rule (one U+FFFD per maximal invalid subsequence, as the Unicode
-// standard recommends), and the splits of Hugging Face's own ByteLevel tests.
+// GPT-2's byte-to-unicode mapping and the GPT-2 split. References: values of GPT-2's bytes_to_unicode (Ġ for
+// the space, Ċ for newline, the printable Latin-1 bytes unchanged), and the splits of Hugging Face's own
+// ByteLevel tests.
 #include "tokenizer/byte_level.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +8,6 @@
 #include <set>
 
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace minimind {
 namespace {
@@ -48,32 +46,6 @@ TEST(ByteLevel, StringsBothWays) {
   EXPECT_FALSE(append_bytes_of_byte_level("\xC0\xA1", bytes));  // overlong '!'
   EXPECT_FALSE(append_bytes_of_byte_level("\xC4", bytes));      // truncated
   EXPECT_EQ(bytes, "keep");
-}
-
-TEST(Utf8, ValidPrefixAndLossyReplacementAsRust) {
-  EXPECT_EQ(valid_utf8_prefix_length("abc\xE4\xB8\xAD"), 6u);
-  EXPECT_EQ(valid_utf8_prefix_length("abcdefghij\xFF"), 10u);
-  EXPECT_EQ(valid_utf8_prefix_length("\xED\xA0\x80"), 0u);      // a surrogate
-  EXPECT_EQ(valid_utf8_prefix_length("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
-  EXPECT_EQ(valid_utf8_prefix_length("\xE0\x80\xAF"), 0u);      // overlong
-  EXPECT_EQ(valid_utf8_prefix_length("\xF0\x9F\x98\x80"), 4u);
-  // One U+FFFD per maximal subpart: "\xF0\x9F\x98" is one, "\xED" (its successor cannot follow) is one,
-  // each stray continuation byte is one.
-  EXPECT_EQ(to_utf8_lossy("a\xF0\x9F\x98"
-                          "b"),
-            "a\uFFFD"
-            "b");
-  EXPECT_EQ(to_utf8_lossy("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\x80\x80"), "\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\xE4\xB8\xE4\xB8\xAD"), "\uFFFD中");
-  EXPECT_EQ(to_utf8_lossy("\xC0\x80"), "\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\xF4\x8F\xBF"), "\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("ok"), "ok");
-  EXPECT_EQ(first_code_point("中x"), U'中');
-  EXPECT_EQ(first_code_point("\xE4\xB8"), std::nullopt);
-  std::string encoded;
-  append_utf8(U'\U0001F600', encoded);
-  EXPECT_EQ(encoded, "\xF0\x9F\x98\x80");
 }
 
 TEST(PreTokenizer, SplitsAsHuggingFaceByteLevel) {

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "core/io/scratch_directory.h"
+#include "text/utf8.h"
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/utf8.h"
 #include "tokenizer_test_support.h"
 
 namespace minimind {
@@ -99,7 +99,7 @@ TEST(TokenizerTiny, InvalidUtf8EncodesWithoutLossAndRoundTrips) {
     for (char& c : bytes) c = static_cast<char>(rng() % 4 == 0 ? 'l' : rng());
     const Ids ids = tokenizer.encode(bytes);
     EXPECT_EQ(tokenizer.decode_bytes(ids), bytes);
-    EXPECT_EQ(tokenizer.decode(ids), to_utf8_lossy(bytes));
+    EXPECT_EQ(tokenizer.decode(ids), utf8::replace_invalid(bytes));
   }
 }
 
@@ -324,7 +324,7 @@ TEST(TokenizerMiniMind, PreTokenizerClassesEveryCodePointAsHuggingFace) {
   const ByteLevelPreTokenizer pretokenizer;
   const auto classify = [&](char32_t code_point) {
     std::string c;
-    append_utf8(code_point, c);
+    utf8::append(code_point, c);
     const auto first = pretokenizer.split("a" + c + "1");
     if (first.size() == 2) return first[1] == "1" ? 'L' : 'N';
     return pretokenizer.split(c + "!").size() == 1 ? 'O' : 'S';
@@ -454,7 +454,7 @@ TEST(TokenizerMiniMind, InvalidUtf8DoesNotCrashAndRoundTrips) {
     }
     const Ids ids = tokenizer.encode(bytes);
     EXPECT_EQ(tokenizer.decode_bytes(ids), bytes) << printable(bytes);
-    EXPECT_EQ(tokenizer.decode(ids), to_utf8_lossy(bytes));
+    EXPECT_EQ(tokenizer.decode(ids), utf8::replace_invalid(bytes));
   }
   // Invalid bytes split the valid text around them, and each run of them is one piece.
   EXPECT_EQ(tokenizer.encode("hello\xFFworld"), [&] {
