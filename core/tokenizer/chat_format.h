@@ -10,14 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "text/chat_message.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minimind {
-
-struct ChatMessage {
-  std::string role;  // "system", "user" or "assistant"
-  std::string content;
-};
 
 // The same format as a Jinja chat template, for tokenizer_config.json.
 inline constexpr std::string_view kChatTemplate =
