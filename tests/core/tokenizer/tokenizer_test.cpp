@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "text/utf8.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer_test_support.h"
@@ -356,8 +356,8 @@ TEST(TokenizerMiniMind, PreTokenizerClassesEveryCodePointAsHuggingFace) {
 
 TEST(TokenizerMiniMind, VariantsEncodeAsHuggingFace) {
   MINIMIND_REQUIRE_REFERENCE_TOKENIZER();
-  const auto reference = nlohmann::ordered_json::parse(
-      tokenizer_test::read_text_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json"));
+  const auto reference =
+      nlohmann::ordered_json::parse(read_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json"));
   for (const auto& variant : fixture()["variants"]) {
     nlohmann::ordered_json json = reference;
     json["pre_tokenizer"]["add_prefix_space"] = variant["pre_tokenizer_add_prefix_space"];
@@ -383,8 +383,7 @@ TEST(TokenizerMiniMind, VariantsEncodeAsHuggingFace) {
 
 TEST(TokenizerMiniMind, WritesTheReferenceFileBackByteForByte) {
   MINIMIND_REQUIRE_REFERENCE_TOKENIZER();
-  const std::string original =
-      tokenizer_test::read_text_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json");
+  const std::string original = read_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json");
   EXPECT_EQ(reference_tokenizer()->to_json(), original);
 }
 
