@@ -8,7 +8,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/generation_setup.h"
-#include "data/chat_message.h"
+#include "text/chat_message.h"
 #include "tokenizer/chat_format.h"
 
 namespace minimind::cli {

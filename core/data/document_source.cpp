@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "data/jsonl_record.h"
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {
@@ -262,8 +262,24 @@ class DocumentSource::Reader {
     current_file_bytes_ = 0;
   }
 
+  // Takes the next file of the list into file_ and opens it as input_; an unreadable one is reported (its
+  // bytes count as read) and false returned.
+  bool open_next_input() {
+    file_ = &files_[next_file_++];
+    try {
+      input_ = open_input(*file_);
+    } catch (const ReadFailure& failure) {
+      finish_file_progress(*file_);
+      report_issue(file_->name, 0, input_issue::kUnreadableFile, failure.what());
+      return false;
+    }
+    return true;
+  }
+
   std::vector<InputFile> files_;
   size_t next_file_ = 0;
+  const InputFile* file_ = nullptr;  // the file in hand
+  std::unique_ptr<ByteInput> input_;
   OnBadInput on_bad_input_;
   int64_t max_line_bytes_;
   int64_t read_block_bytes_;
@@ -301,7 +317,6 @@ class TextFolderReader final : public DocumentSource::Reader {
   enum class Encoding { undecided, utf8, gb18030 };
 
   bool open_next_file() {
-    file_ = &files_[next_file_++];
     encoding_ = Encoding::undecided;
     carry_.clear();
     pending_.clear();
@@ -310,14 +325,7 @@ class TextFolderReader final : public DocumentSource::Reader {
     at_file_start_ = true;
     end_of_input_ = false;
     has_text_ = false;
-    try {
-      input_ = open_input(*file_);
-    } catch (const ReadFailure& failure) {
-      finish_file_progress(*file_);
-      report_issue(file_->name, 0, input_issue::kUnreadableFile, failure.what());
-      return false;
-    }
-    return true;
+    return open_next_input();
   }
 
   // Ends the file in hand; an issue about it (if any) is reported after, so a DataError leaves no file open.
@@ -498,8 +506,6 @@ class TextFolderReader final : public DocumentSource::Reader {
     }
   }
 
-  const InputFile* file_ = nullptr;
-  std::unique_ptr<ByteInput> input_;
   std::unique_ptr<Iconv> gb18030_;
   Encoding encoding_ = Encoding::undecided;
   std::vector<char> raw_;     // the bytes of the current read
@@ -565,15 +571,8 @@ class JsonlReader final : public DocumentSource::Reader {
 
  private:
   bool open_next_file() {
-    file_ = &files_[next_file_++];
     has_records_ = false;
-    try {
-      input_ = open_input(*file_);
-    } catch (const ReadFailure& failure) {
-      finish_file_progress(*file_);
-      report_issue(file_->name, 0, input_issue::kUnreadableFile, failure.what());
-      return false;
-    }
+    if (!open_next_input()) return false;
     // The read buffer need not outgrow the file (many small files would each pay for a large one).
     const int64_t buffer_bytes = std::min(read_block_bytes_, std::max(file_->size + 1, int64_t{64} << 10));
     lines_ = std::make_unique<LineReader>(*input_, static_cast<size_t>(buffer_bytes), max_line_bytes_,
@@ -600,10 +599,8 @@ class JsonlReader final : public DocumentSource::Reader {
   }
 
   SourceKind kind_;
-  const InputFile* file_ = nullptr;
-  std::unique_ptr<ByteInput> input_;
-  std::unique_ptr<LineReader> lines_;
-  bool has_records_ = false;  // a non-blank line was met in the file in hand
+  std::unique_ptr<LineReader> lines_;  // reads input_
+  bool has_records_ = false;           // a non-blank line was met in the file in hand
 };
 
 // The input files under `path`: the files with `extension` below a directory, sorted, or `path` itself.

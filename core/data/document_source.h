@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "data/chat_message.h"
+#include "text/chat_message.h"
 
 namespace minimind {
 

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/utf8.h"
+
 namespace minimind {
 
 namespace json_sax_detail {
@@ -38,24 +40,6 @@ inline int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-inline void append_utf8(std::string& out, uint32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
 }
 
 class Parser {
@@ -226,7 +210,7 @@ class Parser {
             if (low < 0xDC00 || low > 0xDFFF) return fail(error, "high surrogate without a low one");
             code_point = 0x10000 + ((code_point - 0xD800) << 10) + (low - 0xDC00);
           }
-          append_utf8(string_, code_point);
+          utf8::append(code_point, string_);
           break;
         }
         default:

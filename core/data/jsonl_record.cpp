@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/json_sax_parser.h"
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {

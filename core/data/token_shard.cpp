@@ -44,53 +44,11 @@ void store(std::byte* at, T value) {
   std::memcpy(at, &value, sizeof value);
 }
 
+constexpr const char* kWriterName = "token shard writer";
+
 [[noreturn]] void fail_io(const std::filesystem::path& path, const std::string& step, int error) {
   throw std::system_error(error, std::generic_category(),
-                          "token shard writer: " + path.string() + ": " + step);
-}
-
-void write_all(int fd, const void* data, size_t size, const std::filesystem::path& path) {
-  const char* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = ::write(fd, bytes, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      fail_io(path, "write", errno);
-    }
-    bytes += written;
-    size -= static_cast<size_t>(written);
-  }
-}
-
-int create_exclusive(const std::filesystem::path& path, int flags) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
-// "<target>.tmp-<pid>-<n>" with the first free n, as the atomic file writer names its temporary files.
-int create_temporary(const std::filesystem::path& target, std::filesystem::path& temporary) {
-  const std::string prefix = target.string() + ".tmp-" + std::to_string(::getpid()) + "-";
-  for (int counter = 0; counter < 10000; ++counter) {
-    temporary = prefix + std::to_string(counter);
-    const int fd = create_exclusive(temporary, O_WRONLY);
-    if (fd >= 0) return fd;
-    if (errno != EEXIST) fail_io(temporary, "creating the temporary file", errno);
-  }
-  fail_io(temporary, "creating the temporary file", EEXIST);
-}
-
-void sync_directory(const std::filesystem::path& target) {
-  std::filesystem::path directory = target.parent_path();
-  if (directory.empty()) directory = ".";
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail_io(directory, "opening the directory to sync it", errno);
-  const int result = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (result != 0 && error != EINVAL) fail_io(directory, "fsync of the directory", error);
+                          std::string(kWriterName) + ": " + path.string() + ": " + step);
 }
 
 std::string hex32(uint32_t value) {
@@ -156,23 +114,23 @@ TokenShardWriter::TokenShardWriter(std::filesystem::path path, TokenShardContent
   if (content_.vocab_size == 0 || content_.vocab_size > kTokenShardMaxVocab)
     throw std::invalid_argument("token shard writer: " + path_.string() + ": vocab_size " +
                                 std::to_string(content_.vocab_size) + " outside [1, 2^31]");
-  fd_ = create_temporary(path_, temporary_path_);
+  file_.emplace(path_, kWriterName);
   try {
     if (content_.loss_mask) {
       // The mask goes after all tokens, so it waits in a second file; unlinked at once, it vanishes with the
       // writer whatever happens.
-      const std::filesystem::path mask_path = temporary_path_.string() + ".mask";
-      mask_fd_ = create_exclusive(mask_path, O_RDWR);
+      const std::filesystem::path mask_path = file_->path().string() + ".mask";
+      do {
+        mask_fd_ = ::open(mask_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      } while (mask_fd_ < 0 && errno == EINTR);
       if (mask_fd_ < 0) fail_io(mask_path, "creating the loss mask file", errno);
       ::unlink(mask_path.c_str());
     }
     // A zero header until finish(): an interrupted file never carries the magic.
     const std::byte zeros[kTokenShardHeaderBytes] = {};
-    write_all(fd_, zeros, sizeof zeros, temporary_path_);
-  } catch (...) {
+    file_->write(zeros, sizeof zeros);
+  } catch (...) {  // the temporary file goes with file_
     if (mask_fd_ >= 0) ::close(mask_fd_);
-    ::close(fd_);
-    ::unlink(temporary_path_.c_str());
     throw;
   }
   token_buffer_.reserve(kBufferBytes + 4);
@@ -181,8 +139,6 @@ TokenShardWriter::TokenShardWriter(std::filesystem::path path, TokenShardContent
 
 TokenShardWriter::~TokenShardWriter() {
   if (mask_fd_ >= 0) ::close(mask_fd_);
-  if (fd_ >= 0) ::close(fd_);
-  if (state_ != State::finished) ::unlink(temporary_path_.c_str());
 }
 
 void TokenShardWriter::check_open(const char* call) const {
@@ -251,13 +207,14 @@ void TokenShardWriter::add_document(std::span<const int32_t> ids, std::span<cons
 void TokenShardWriter::flush_tokens() {
   if (token_buffer_.empty()) return;
   payload_crc_ = crc32c(token_buffer_, payload_crc_);
-  write_all(fd_, token_buffer_.data(), token_buffer_.size(), temporary_path_);
+  file_->write(token_buffer_.data(), token_buffer_.size());
   token_buffer_.clear();
 }
 
 void TokenShardWriter::flush_mask() {
   if (mask_buffer_.empty()) return;
-  write_all(mask_fd_, mask_buffer_.data(), mask_buffer_.size(), temporary_path_.string() + ".mask");
+  if (const int error = write_fully(mask_fd_, mask_buffer_.data(), mask_buffer_.size()); error != 0)
+    fail_io(file_->path().string() + ".mask", "write", error);
   mask_buffer_.clear();
 }
 
@@ -270,7 +227,7 @@ void TokenShardWriter::finish() {
     if (content_.loss_mask) {
       // Copy the mask into place, extending the payload checksum over it in file order.
       flush_mask();
-      const std::filesystem::path mask_path = temporary_path_.string() + ".mask";
+      const std::filesystem::path mask_path = file_->path().string() + ".mask";
       if (::lseek(mask_fd_, 0, SEEK_SET) != 0) fail_io(mask_path, "seek", errno);
       std::vector<std::byte> chunk(kBufferBytes);
       uint64_t copied = 0;
@@ -282,7 +239,7 @@ void TokenShardWriter::finish() {
         }
         if (got == 0) fail_io(mask_path, "read (the loss mask file ended early)", EIO);
         payload_crc_ = crc32c(chunk.data(), static_cast<size_t>(got), payload_crc_);
-        write_all(fd_, chunk.data(), static_cast<size_t>(got), temporary_path_);
+        file_->write(chunk.data(), static_cast<size_t>(got));
         copied += static_cast<uint64_t>(got);
       }
       position += token_count_;
@@ -291,12 +248,12 @@ void TokenShardWriter::finish() {
     const std::byte zeros[8] = {};
     const size_t padding = static_cast<size_t>(align8(position) - position);
     payload_crc_ = crc32c(zeros, padding, payload_crc_);
-    write_all(fd_, zeros, padding, temporary_path_);
+    file_->write(zeros, padding);
     position += padding;
 
     const size_t offsets_bytes = offsets_.size() * sizeof(uint64_t);
     payload_crc_ = crc32c(offsets_.data(), offsets_bytes, payload_crc_);
-    write_all(fd_, offsets_.data(), offsets_bytes, temporary_path_);
+    file_->write(offsets_.data(), offsets_bytes);
     position += offsets_bytes;
 
     std::byte header[kTokenShardHeaderBytes] = {};
@@ -311,32 +268,28 @@ void TokenShardWriter::finish() {
     store(header + kPayloadCrcAt, payload_crc_);
     store(header + kHeaderCrcAt, crc32c(header, kHeaderCrcAt));
     for (size_t done = 0; done < sizeof header;) {
-      const ssize_t written = ::pwrite(fd_, header + done, sizeof header - done, static_cast<off_t>(done));
+      const ssize_t written =
+          ::pwrite(file_->fd(), header + done, sizeof header - done, static_cast<off_t>(done));
       if (written < 0) {
         if (errno == EINTR) continue;
-        fail_io(temporary_path_, "writing the header", errno);
+        fail_io(file_->path(), "writing the header", errno);
       }
       done += static_cast<size_t>(written);
     }
 
-    if (::fsync(fd_) != 0) fail_io(temporary_path_, "fsync", errno);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_io(temporary_path_, "close", errno);
-    if (::rename(temporary_path_.c_str(), path_.c_str()) != 0)
-      fail_io(path_, "rename from " + temporary_path_.string(), errno);
-    state_ = State::finished;
+    file_->commit();
   } catch (...) {
-    state_ = State::failed;
+    // Renamed but the directory not synced: the shard is complete, the error still reported.
+    state_ = file_->renamed() ? State::finished : State::failed;
     throw;
   }
+  state_ = State::finished;
   if (mask_fd_ >= 0) {
     ::close(mask_fd_);
     mask_fd_ = -1;
   }
   token_buffer_ = {};
   mask_buffer_ = {};
-  sync_directory(path_);
 }
 
 // ---------------------------------------------------------------------------------------------------------

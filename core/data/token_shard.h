@@ -29,10 +29,12 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "io/memory_map.h"
 
 namespace minimind {
@@ -122,8 +124,7 @@ class TokenShardWriter {
   std::filesystem::path path_;
   TokenShardContent content_;
   int token_bytes_;
-  std::filesystem::path temporary_path_;
-  int fd_ = -1;
+  std::optional<AtomicFile> file_;  // created once the arguments are checked
   int mask_fd_ = -1;
   State state_ = State::open;
   uint64_t token_count_ = 0;

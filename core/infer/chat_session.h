@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/chat_message.h"
+#include "text/chat_message.h"
 #include "infer/generator.h"
 
 namespace minimind {

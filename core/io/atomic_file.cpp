@@ -12,18 +12,59 @@
 #include <stdexcept>
 #include <streambuf>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace minimind {
-namespace {
 
-[[noreturn]] void fail(const std::filesystem::path& path, const std::string& step, int error) {
-  throw std::runtime_error("write_file_atomically: " + path.string() + ": " + step +
-                           " failed: " + std::strerror(error));
+AtomicFile::AtomicFile(std::filesystem::path target, std::string error_prefix)
+    : target_(std::move(target)), error_prefix_(std::move(error_prefix)) {
+  // O_EXCL with an increasing counter finds a free name even when another thread of this process, or a stale
+  // file left by a crashed process with the same pid, holds an earlier one.
+  constexpr int kMaxAttempts = 10000;
+  const std::string prefix = target_.string() + ".tmp-" + std::to_string(::getpid()) + "-";
+  for (int counter = 0; counter < kMaxAttempts; ++counter) {
+    path_ = prefix + std::to_string(counter);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ >= 0) return;
+    if (errno != EEXIST && errno != EINTR) fail(path_, "creating the temporary file", errno);
+  }
+  fail(path_, "creating the temporary file", EEXIST);
 }
 
-// Writes all `size` bytes, retrying short writes and interrupted calls; returns 0 or the errno.
-int write_all(int fd, const char* data, size_t size) {
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!renamed_) ::unlink(path_.c_str());
+}
+
+void AtomicFile::fail(const std::filesystem::path& path, const std::string& step, int error) const {
+  throw std::system_error(error, std::generic_category(), error_prefix_ + ": " + path.string() + ": " + step);
+}
+
+void AtomicFile::write(const void* bytes, std::size_t size) {
+  if (const int error = write_fully(fd_, bytes, size); error != 0) fail(path_, "write", error);
+}
+
+void AtomicFile::commit() {
+  if (::fsync(fd_) != 0) fail(path_, "fsync", errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) fail(path_, "close", errno);
+  if (::rename(path_.c_str(), target_.c_str()) != 0) fail(target_, "rename from " + path_.string(), errno);
+  renamed_ = true;
+  std::filesystem::path directory = target_.parent_path();
+  if (directory.empty()) directory = ".";
+  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd < 0) fail(directory, "opening the directory to sync it", errno);
+  const int result = ::fsync(directory_fd);
+  const int error = errno;
+  ::close(directory_fd);
+  // Some file systems cannot sync a directory and say so with EINVAL; the rename is done either way.
+  if (result != 0 && error != EINVAL) fail(directory, "fsync of the directory", error);
+}
+
+int write_fully(int fd, const void* bytes, std::size_t size) {
+  const char* data = static_cast<const char*>(bytes);
   while (size > 0) {
     const ssize_t written = ::write(fd, data, size);
     if (written < 0) {
@@ -36,61 +77,9 @@ int write_all(int fd, const char* data, size_t size) {
   return 0;
 }
 
-// The temporary file: created exclusively beside the target, removed by the destructor unless renamed.
-class TemporaryFile {
- public:
-  explicit TemporaryFile(const std::filesystem::path& target) : target_(target) {
-    // O_EXCL with an increasing counter finds a free name even when another thread of this process, or a
-    // stale file left by a crashed process with the same pid, holds an earlier one.
-    constexpr int kMaxAttempts = 10000;
-    const std::string prefix = target.string() + ".tmp-" + std::to_string(::getpid()) + "-";
-    for (int counter = 0; counter < kMaxAttempts; ++counter) {
-      path_ = prefix + std::to_string(counter);
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST && errno != EINTR) fail(path_, "creating the temporary file", errno);
-    }
-    fail(path_, "creating the temporary file", EEXIST);
-  }
-  ~TemporaryFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!renamed_) ::unlink(path_.c_str());
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
+namespace {
 
-  int fd() const { return fd_; }
-  const std::filesystem::path& path() const { return path_; }
-
-  // fsync, close, rename over the target, fsync the directory so the rename itself is durable.
-  void commit() {
-    if (::fsync(fd_) != 0) fail(path_, "fsync", errno);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(path_, "close", errno);
-    if (::rename(path_.c_str(), target_.c_str()) != 0) fail(target_, "rename from " + path_.string(), errno);
-    renamed_ = true;
-    sync_directory();
-  }
-
- private:
-  void sync_directory() const {
-    std::filesystem::path directory = target_.parent_path();
-    if (directory.empty()) directory = ".";
-    const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) fail(directory, "opening the directory to sync it", errno);
-    const int result = ::fsync(dir_fd);
-    const int error = errno;
-    ::close(dir_fd);
-    // Some file systems cannot sync a directory and say so with EINVAL; the rename is done either way.
-    if (result != 0 && error != EINVAL) fail(directory, "fsync of the directory", error);
-  }
-
-  std::filesystem::path target_;
-  std::filesystem::path path_;
-  int fd_ = -1;
-  bool renamed_ = false;
-};
+constexpr const char* kWriterName = "write_file_atomically";
 
 // An output buffer over a file descriptor that records the first write error instead of losing it.
 class FileDescriptorBuffer : public std::streambuf {
@@ -113,7 +102,7 @@ class FileDescriptorBuffer : public std::streambuf {
     // Large blocks (tensor data) bypass the buffer instead of being copied through it.
     if (count >= static_cast<std::streamsize>(buffer_.size())) {
       if (!drain()) return 0;
-      if ((error_ = write_all(fd_, data, static_cast<size_t>(count))) != 0) return 0;
+      if ((error_ = write_fully(fd_, data, static_cast<size_t>(count))) != 0) return 0;
       return count;
     }
     return std::streambuf::xsputn(data, count);
@@ -126,7 +115,7 @@ class FileDescriptorBuffer : public std::streambuf {
   bool drain() {
     if (error_ != 0) return false;
     const size_t pending = static_cast<size_t>(pptr() - pbase());
-    if ((error_ = write_all(fd_, pbase(), pending)) != 0) return false;
+    if ((error_ = write_fully(fd_, pbase(), pending)) != 0) return false;
     setp(buffer_.data(), buffer_.data() + buffer_.size());
     return true;
   }
@@ -139,23 +128,22 @@ class FileDescriptorBuffer : public std::streambuf {
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& path, std::span<const char> bytes) {
-  TemporaryFile temporary(path);
-  if (const int error = write_all(temporary.fd(), bytes.data(), bytes.size()); error != 0)
-    fail(temporary.path(), "write", error);
+  AtomicFile temporary(path, kWriterName);
+  temporary.write(bytes.data(), bytes.size());
   temporary.commit();
 }
 
 void write_file_atomically(const std::filesystem::path& path,
                            const std::function<void(std::ostream&)>& write) {
-  TemporaryFile temporary(path);
+  AtomicFile temporary(path, kWriterName);
   {
     FileDescriptorBuffer buffer(temporary.fd());
     std::ostream stream(&buffer);
     write(stream);
     stream.flush();
-    if (buffer.error() != 0) fail(temporary.path(), "write", buffer.error());
+    if (buffer.error() != 0) temporary.fail(temporary.path(), "write", buffer.error());
     if (!stream)
-      throw std::runtime_error("write_file_atomically: " + temporary.path().string() +
+      throw std::runtime_error(std::string(kWriterName) + ": " + temporary.path().string() +
                                ": the writer left the stream in a failed state");
   }
   temporary.commit();

@@ -3,14 +3,16 @@
 // file or the complete new one, never a partial write, even if the process dies midway.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <ostream>
 #include <span>
+#include <string>
 
 namespace minimind {
 
-// Throws std::runtime_error naming the path, the failed step and the system's reason; the temporary file is
+// Throws std::system_error naming the path, the failed step and the system's reason; the temporary file is
 // removed on any failure and the target is left as it was.
 void write_file_atomically(const std::filesystem::path& path, std::span<const char> bytes);
 
@@ -18,5 +20,38 @@ void write_file_atomically(const std::filesystem::path& path, std::span<const ch
 // temporary file is removed; the target is untouched.
 void write_file_atomically(const std::filesystem::path& path,
                            const std::function<void(std::ostream&)>& write);
+
+// The temporary file behind an atomic write, for writers that need its descriptor (a header filled in last
+// with pwrite, say): created exclusively beside the target, removed by the destructor unless commit() has
+// renamed it over the target. Errors are std::system_error, "<error_prefix>: <path>: <step>: <reason>".
+class AtomicFile {
+ public:
+  AtomicFile(std::filesystem::path target, std::string error_prefix);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::filesystem::path& path() const { return path_; }  // the temporary file
+  const std::filesystem::path& target() const { return target_; }
+  bool renamed() const { return renamed_; }
+
+  // Appends all of `bytes` at the descriptor's position.
+  void write(const void* bytes, std::size_t size);
+  // fsync, close, rename over the target, then fsync the directory so that the rename itself is durable.
+  void commit();
+
+  [[noreturn]] void fail(const std::filesystem::path& path, const std::string& step, int error) const;
+
+ private:
+  std::filesystem::path target_;
+  std::string error_prefix_;
+  std::filesystem::path path_;
+  int fd_ = -1;
+  bool renamed_ = false;
+};
+
+// Writes all `size` bytes to `fd`, retrying short writes and interrupted calls; returns 0 or the errno.
+int write_fully(int fd, const void* bytes, std::size_t size);
 
 }  // namespace minimind

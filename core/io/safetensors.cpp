@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "io/atomic_file.h"
+#include "io/strict_json.h"
 #include "tensor/convert.h"
 
 namespace minimind {
@@ -123,35 +124,14 @@ void check_file_size(uint64_t file_bytes, const std::filesystem::path& path) {
                          " bytes, too short to hold the 8-byte header length (truncated?)");
 }
 
-// Parses the header text, refusing duplicate keys in any object: nlohmann would silently keep the last one,
-// and a file whose meaning depends on the parser is better refused.
+// Parses the header text, refusing duplicate keys in any object: a file whose meaning depends on the parser
+// is better refused.
 json parse_json_without_duplicates(std::string_view header, const std::filesystem::path& path) {
-  std::vector<std::set<std::string>> keys_of_open_objects;
-  std::string current_entry;  // the top-level key being parsed, to name it in errors
-  auto reject_duplicates = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        keys_of_open_objects.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!keys_of_open_objects.empty()) keys_of_open_objects.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (keys_of_open_objects.size() == 1) current_entry = key;
-        if (!keys_of_open_objects.empty() && !keys_of_open_objects.back().insert(key).second) {
-          if (keys_of_open_objects.size() == 1) tensor_error(path, key, "duplicate entry in the header");
-          tensor_error(path, current_entry, "duplicate key '" + key + "' in the header");
-        }
-        break;
-      }
-      default:
-        break;
-    }
-    return true;
-  };
   try {
-    return json::parse(header.begin(), header.end(), reject_duplicates);
+    return parse_strict_json(header);
+  } catch (const StrictJsonError& error) {
+    if (error.depth == 1) tensor_error(path, error.key, "duplicate entry in the header");
+    tensor_error(path, error.outer_key, "duplicate key '" + error.key + "' in the header");
   } catch (const json::exception& e) {
     file_error(path, std::string("header is not valid JSON: ") + e.what());
   }

@@ -13,12 +13,14 @@
 #include "tokenizer/bpe_trainer.h"
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "tokenizer/trainer_detail.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/pretokenizer.h"
 
 namespace minimind {
 namespace {
@@ -121,7 +123,8 @@ class StageProgress {
 
 struct BpeTrainer::Impl {
   BpeTrainerOptions options;
-  trainer_detail::Gpt2PreTokenizer pre_tokenizer;
+  ByteLevelPreTokenizer pre_tokenizer;
+  ByteLevelPreTokenizer::Cursor cursor{pre_tokenizer, std::string_view()};  // keeps its match buffer
   WordCounts word_counts;  // raw bytes of each pre-token -> occurrences (the byte mapping is a bijection)
 };
 
@@ -148,14 +151,17 @@ BpeTrainer& BpeTrainer::operator=(BpeTrainer&&) noexcept = default;
 
 void BpeTrainer::feed(std::string_view text) {
   WordCounts& counts = impl_->word_counts;
-  impl_->pre_tokenizer.split(text, [&counts](std::string_view piece) {
+  ByteLevelPreTokenizer::Cursor& cursor = impl_->cursor;
+  cursor.reset(text);
+  std::string_view piece;
+  while (cursor.next(piece)) {
     const auto found = counts.find(piece);
     if (found != counts.end()) {
       ++found->second;
     } else {
       counts.emplace(std::string(piece), 1);
     }
-  });
+  }
 }
 
 int64_t BpeTrainer::unique_words() const {
@@ -190,11 +196,16 @@ BpeModel BpeTrainer::train() const {
   // 2. The alphabet: every byte's character, by code point (a special token spelled the same keeps its id).
   std::array<int, 256> bytes_by_codepoint;
   std::iota(bytes_by_codepoint.begin(), bytes_by_codepoint.end(), 0);
-  const auto& codepoint = trainer_detail::byte_to_codepoint();
-  std::sort(bytes_by_codepoint.begin(), bytes_by_codepoint.end(),
-            [&codepoint](int a, int b) { return codepoint[a] < codepoint[b]; });
+  std::sort(bytes_by_codepoint.begin(), bytes_by_codepoint.end(), [](int a, int b) {
+    return byte_to_unicode(static_cast<uint8_t>(a)) < byte_to_unicode(static_cast<uint8_t>(b));
+  });
   std::array<int32_t, 256> byte_id;
-  for (const int byte : bytes_by_codepoint) byte_id[byte] = find_or_add(trainer_detail::byte_to_utf8()[byte]);
+  for (const int byte : bytes_by_codepoint) {
+    std::string token;
+    const char raw = static_cast<char>(byte);
+    append_byte_level(std::string_view(&raw, 1), token);
+    byte_id[byte] = find_or_add(token);
+  }
   const int64_t initial_vocab_size = static_cast<int64_t>(id_to_token.size());
 
   // 3. Words as symbol ids.

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "data/chat_message.h"
+#include "text/chat_message.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minimind {

@@ -6,37 +6,71 @@
 //   tokenizers gives every code point (code_point_classes in the tokenizer test fixture, probed by
 //   experiments/tokenizer/make_tokenizer_fixtures.py) differ from PCRE2's; a test checks every code point of
 //   the Basic Multilingual Plane and each class boundary beyond it. They stay right once PCRE2 knows them.
+// Classes with those ranges cost PCRE2's JIT about half as much again per character, while the characters
+// themselves are rare; so a run of text that holds none of them (a cheap byte scan tells) is split by the
+// same pattern with PCRE2's own classes, which gives the same pieces there.
 #include "tokenizer/pretokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 
-#include "tokenizer/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {
 
-constexpr const char* kSpace = R"(\t-\r\x{85}\p{Z})";
-constexpr const char* kNewerLetters =
-    R"(\x{1C89}-\x{1C8A}\x{A7CB}-\x{A7CD}\x{A7DA}-\x{A7DC}\x{105C0}-\x{105F3}\x{10D4A}-\x{10D65})"
-    R"(\x{10D6F}-\x{10D85}\x{10EC2}-\x{10EC4}\x{1123F}-\x{11240}\x{11380}-\x{11389}\x{1138B}\x{1138E})"
-    R"(\x{11390}-\x{113B5}\x{113B7}\x{113D1}\x{113D3}\x{11BC0}-\x{11BE0}\x{11F02}\x{11F04}-\x{11F10})"
-    R"(\x{11F12}-\x{11F33}\x{1342F}\x{13441}-\x{13446}\x{13460}-\x{143FA}\x{16100}-\x{1611D})"
-    R"(\x{16D40}-\x{16D6C}\x{18CFF}\x{1B132}\x{1B155}\x{1DF25}-\x{1DF2A}\x{1E030}-\x{1E06D})"
-    R"(\x{1E4D0}-\x{1E4EB}\x{1E5D0}-\x{1E5ED}\x{1E5F0}\x{2B739}\x{2EBF0}-\x{2EE5D}\x{31350}-\x{323AF})";
-constexpr const char* kNewerNumbers =
-    R"(\x{10D40}-\x{10D49}\x{116D0}-\x{116E3}\x{11BF0}-\x{11BF9}\x{11F50}-\x{11F59}\x{16130}-\x{16139})"
-    R"(\x{16D70}-\x{16D79}\x{1CCF0}-\x{1CCF9}\x{1D2C0}-\x{1D2D3}\x{1E4F0}-\x{1E4F9}\x{1E5F1}-\x{1E5FA})";
+struct CodePointRange {
+  char32_t first;
+  char32_t last;
+};
 
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ with the classes above.
-std::string gpt2_pattern() {
-  const std::string space = kSpace;
-  const std::string letter = std::string(R"(\p{L})") + kNewerLetters;
-  const std::string number = std::string(R"(\p{N})") + kNewerNumbers;
+constexpr CodePointRange kNewerLetters[] = {
+    {0x1C89, 0x1C8A},   {0xA7CB, 0xA7CD},   {0xA7DA, 0xA7DC},   {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x1123F, 0x11240}, {0x11380, 0x11389}, {0x1138B, 0x1138B},
+    {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3},
+    {0x11BC0, 0x11BE0}, {0x11F02, 0x11F02}, {0x11F04, 0x11F10}, {0x11F12, 0x11F33}, {0x1342F, 0x1342F},
+    {0x13441, 0x13446}, {0x13460, 0x143FA}, {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF},
+    {0x1B132, 0x1B132}, {0x1B155, 0x1B155}, {0x1DF25, 0x1DF2A}, {0x1E030, 0x1E06D}, {0x1E4D0, 0x1E4EB},
+    {0x1E5D0, 0x1E5ED}, {0x1E5F0, 0x1E5F0}, {0x2B739, 0x2B739}, {0x2EBF0, 0x2EE5D}, {0x31350, 0x323AF}};
+constexpr CodePointRange kNewerNumbers[] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x11F50, 0x11F59}, {0x16130, 0x16139},
+    {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1D2C0, 0x1D2D3}, {0x1E4F0, 0x1E4F9}, {0x1E5F1, 0x1E5FA}};
+
+// The ranges as the inside of a PCRE2 character class: \x{1C89}-\x{1C8A}...
+std::string class_ranges(std::span<const CodePointRange> ranges) {
+  std::string text;
+  const auto hex = [](char32_t code_point) {
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "\\x{%X}", static_cast<unsigned>(code_point));
+    return std::string(buffer);
+  };
+  for (const CodePointRange& range : ranges) {
+    text += hex(range.first);
+    if (range.last == range.first) continue;
+    text += '-';
+    text += hex(range.last);
+  }
+  return text;
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ with Oniguruma's \s and, when
+// `with_newer_characters`, the letters and digits PCRE2 does not know yet.
+std::string gpt2_pattern(bool with_newer_characters) {
+  const std::string space = R"(\t-\r\x{85}\p{Z})";
+  std::string letter = R"(\p{L})";
+  std::string number = R"(\p{N})";
+  if (with_newer_characters) {
+    letter += class_ranges(kNewerLetters);
+    number += class_ranges(kNewerNumbers);
+  }
   return "'s|'t|'re|'ve|'m|'ll|'d| ?[" + letter + "]+| ?[" + number + "]+| ?[^" + space + letter + number +
          "]+|[" + space + "]+(?![^" + space + "])|[" + space + "]+";
 }
@@ -56,22 +90,70 @@ pcre2_code* compile(const std::string& pattern, uint32_t options) {
   return code;
 }
 
+// For each lead byte, the second bytes (by their low six bits) that begin the UTF-8 of some newer letter or
+// digit: a text without such a pair holds none of them. (All of them are three or four bytes long.)
+using NewerCharacterStarts = std::array<uint64_t, 256>;
+
+NewerCharacterStarts newer_character_starts() {
+  NewerCharacterStarts starts{};
+  for (const std::span<const CodePointRange> ranges :
+       {std::span<const CodePointRange>(kNewerLetters), std::span<const CodePointRange>(kNewerNumbers)}) {
+    for (const CodePointRange& range : ranges) {
+      for (char32_t code_point = range.first; code_point <= range.last; ++code_point) {
+        std::string bytes;
+        utf8::append(code_point, bytes);
+        starts[static_cast<uint8_t>(bytes[0])] |= uint64_t{1} << (static_cast<uint8_t>(bytes[1]) & 0x3F);
+      }
+    }
+  }
+  return starts;
+}
+
+bool may_hold_newer_characters(std::string_view text, const NewerCharacterStarts& starts) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  while (i + 1 < size) {
+    if (i + 8 <= size) {  // no lead byte of three or four bytes among eight: skip them
+      uint64_t word;
+      std::memcpy(&word, bytes + i, sizeof word);
+      // A byte >= 0xE0 has its top three bits set.
+      if ((word & (word << 1) & (word << 2) & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if ((starts[bytes[i]] >> (bytes[i + 1] & 0x3F)) & 1) return true;
+    ++i;
+  }
+  return false;
+}
+
+struct Pattern {
+  pcre2_code* code = nullptr;
+  bool jit = false;
+
+  explicit Pattern(const std::string& text) {
+    // Anchored: every character starts some alternative, so each match begins where the previous one ended.
+    code = compile(text, PCRE2_ANCHORED);
+    jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  }
+  ~Pattern() { pcre2_code_free(code); }
+  Pattern(const Pattern&) = delete;
+  Pattern& operator=(const Pattern&) = delete;
+};
+
 }  // namespace
 
 struct ByteLevelPreTokenizer::Regex {
-  pcre2_code* code = nullptr;  // the GPT-2 split
-  bool jit = false;
+  Pattern exact{gpt2_pattern(true)};      // the GPT-2 split with the newer letters and digits
+  Pattern familiar{gpt2_pattern(false)};  // the same with PCRE2's classes, for text without them
+  NewerCharacterStarts newer_starts = newer_character_starts();
   pcre2_code* word = nullptr;  // one word character
-  ~Regex() {
-    pcre2_code_free(code);
-    pcre2_code_free(word);
-  }
+  ~Regex() { pcre2_code_free(word); }
 };
 
 ByteLevelPreTokenizer::ByteLevelPreTokenizer() : regex_(std::make_unique<Regex>()) {
-  // Anchored: every character starts some alternative, so each match begins where the previous one ended.
-  regex_->code = compile(gpt2_pattern(), PCRE2_ANCHORED);
-  regex_->jit = pcre2_jit_compile(regex_->code, PCRE2_JIT_COMPLETE) == 0;
   regex_->word = compile(R"([\p{L}\p{Nl}\p{Nd}\p{M}\p{Pc}\x{200C}\x{200D}])", PCRE2_ANCHORED);
 }
 
@@ -80,13 +162,13 @@ ByteLevelPreTokenizer::ByteLevelPreTokenizer(ByteLevelPreTokenizer&&) noexcept =
 ByteLevelPreTokenizer& ByteLevelPreTokenizer::operator=(ByteLevelPreTokenizer&&) noexcept = default;
 
 bool ByteLevelPreTokenizer::uses_jit() const {
-  return regex_->jit;
+  return regex_->exact.jit && regex_->familiar.jit;
 }
 
 bool ByteLevelPreTokenizer::is_word_character(char32_t code_point) const {
   if (code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
   std::string bytes;
-  append_utf8(code_point, bytes);
+  utf8::append(code_point, bytes);
   pcre2_match_data* match = pcre2_match_data_create(1, nullptr);
   if (match == nullptr) throw std::bad_alloc();
   const int rc = pcre2_match(regex_->word, reinterpret_cast<PCRE2_SPTR>(bytes.data()), bytes.size(), 0,
@@ -117,33 +199,37 @@ void ByteLevelPreTokenizer::Cursor::reset(std::string_view text) {
 bool ByteLevelPreTokenizer::Cursor::next(std::string_view& piece) {
   if (offset_ == text_.size()) return false;
   if (offset_ == run_end_) {
-    const std::size_t valid = valid_utf8_prefix_length(text_.substr(offset_));
+    const std::size_t valid = utf8::validate(text_.substr(offset_)).valid_bytes;
     if (valid == 0) {  // a run of invalid bytes: one piece
       std::size_t end = offset_;
       do {
-        end += invalid_utf8_sequence_length(text_.substr(end));
-      } while (end < text_.size() && valid_utf8_prefix_length(text_.substr(end, 4)) == 0);
+        end += utf8::invalid_sequence_length(text_.substr(end));
+      } while (end < text_.size() && utf8::decode_at(text_, end) < 0);
       piece = text_.substr(offset_, end - offset_);
       offset_ = run_begin_ = run_end_ = end;
       return true;
     }
     run_begin_ = offset_;
     run_end_ = offset_ + valid;
+    run_has_newer_characters_ =
+        may_hold_newer_characters(text_.substr(run_begin_, valid), pretokenizer_.regex_->newer_starts);
   }
   if (match_data_ == nullptr) {
     match_data_ = pcre2_match_data_create(1, nullptr);
     if (match_data_ == nullptr) throw std::bad_alloc();
   }
   auto* match = static_cast<pcre2_match_data*>(match_data_);
-  const Regex& regex = *pretokenizer_.regex_;
+  const Pattern& pattern =
+      run_has_newer_characters_ ? pretokenizer_.regex_->exact : pretokenizer_.regex_->familiar;
   // The subject is the valid run alone, so that the lookahead of \s+(?!\S) ends where the run ends.
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text_.data() + run_begin_);
   const std::size_t length = run_end_ - run_begin_;
   const std::size_t start = offset_ - run_begin_;
-  int rc = regex.jit ? pcre2_jit_match(regex.code, subject, length, start, 0, match, nullptr)
-                     : pcre2_match(regex.code, subject, length, start, PCRE2_NO_UTF_CHECK, match, nullptr);
+  int rc = pattern.jit
+               ? pcre2_jit_match(pattern.code, subject, length, start, 0, match, nullptr)
+               : pcre2_match(pattern.code, subject, length, start, PCRE2_NO_UTF_CHECK, match, nullptr);
   if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {  // the interpreter keeps its backtracking state on the heap
-    rc = pcre2_match(regex.code, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, match, nullptr);
+    rc = pcre2_match(pattern.code, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, match, nullptr);
   }
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match);
   std::size_t end = start;

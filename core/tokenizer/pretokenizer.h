@@ -43,7 +43,8 @@ class ByteLevelPreTokenizer {
     std::size_t offset_ = 0;     // where the next piece starts
     std::size_t run_begin_ = 0;  // the valid UTF-8 run being split: [run_begin_, run_end_)
     std::size_t run_end_ = 0;
-    void* match_data_ = nullptr;  // pcre2_match_data, created on first use
+    bool run_has_newer_characters_ = false;  // needs the classes with the letters PCRE2 does not know yet
+    void* match_data_ = nullptr;             // pcre2_match_data, created on first use
   };
 
   // All the pieces of `text`, appended to `pieces` (views into `text`).

@@ -11,9 +11,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "text/utf8.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace minimind {
 namespace {
@@ -182,8 +182,8 @@ std::optional<char32_t> last_code_point(std::string_view text) {
     if ((static_cast<uint8_t>(text[begin]) & 0xC0) != 0x80) break;
   }
   const std::string_view tail = text.substr(begin);
-  if (tail.empty() || valid_utf8_prefix_length(tail) != tail.size()) return std::nullopt;
-  return first_code_point(tail);
+  if (tail.empty() || !utf8::is_valid(tail)) return std::nullopt;
+  return utf8::first_code_point(tail);
 }
 
 }  // namespace
@@ -264,7 +264,7 @@ Tokenizer::Impl::Impl(BpeModel bpe_model, const std::string& source) : model(std
   for (const auto& [token, id] : model.vocab) {
     if (id < 0) fail("model.vocab: token " + quoted(token) + " has the negative id " + std::to_string(id));
     if (token.empty()) fail("model.vocab: the empty string is not a token");
-    if (!is_valid_utf8(token)) fail("model.vocab: a token is not valid UTF-8");
+    if (!utf8::is_valid(token)) fail("model.vocab: a token is not valid UTF-8");
     max_id = std::max(max_id, id);
   }
   for (const AddedToken& added : model.added_tokens) {
@@ -293,7 +293,7 @@ Tokenizer::Impl::Impl(BpeModel bpe_model, const std::string& source) : model(std
     const AddedToken& added = model.added_tokens[i];
     const std::string where = "added_tokens[" + std::to_string(i) + "]";
     if (added.content.empty()) fail(where + ": the content is empty");
-    if (!is_valid_utf8(added.content)) fail(where + ": the content is not valid UTF-8");
+    if (!utf8::is_valid(added.content)) fail(where + ": the content is not valid UTF-8");
     if (!added_ids.emplace(added.content, added.id).second) {
       fail(where + ": " + quoted(added.content) + " is listed twice");
     }
@@ -354,7 +354,7 @@ void Tokenizer::Impl::split_added(std::string_view text, std::size_t base, const
     const AddedToken& added = model.added_tokens[index];
     if (added.single_word) {  // only a whole word: no word character on either side
       const auto before = last_code_point(text.substr(0, begin));
-      const auto after = end < text.size() ? first_code_point(text.substr(end)) : std::nullopt;
+      const auto after = end < text.size() ? utf8::first_code_point(text.substr(end)) : std::nullopt;
       if ((before && pretokenizer.is_word_character(*before)) ||
           (after && pretokenizer.is_word_character(*after))) {
         continue;
@@ -365,15 +365,15 @@ void Tokenizer::Impl::split_added(std::string_view text, std::size_t base, const
       while (stripped > segment_begin) {
         const auto before = last_code_point(text.substr(0, stripped));
         if (!before || !ByteLevelPreTokenizer::is_white_space(*before)) break;
-        stripped -= utf8_length(*before);
+        stripped -= utf8::encoded_length(*before);
       }
       begin = stripped;
     }
     if (added.rstrip) {  // and the white space after it
       while (end < text.size()) {
-        const auto after = first_code_point(text.substr(end));
+        const auto after = utf8::first_code_point(text.substr(end));
         if (!after || !ByteLevelPreTokenizer::is_white_space(*after)) break;
-        end += utf8_length(*after);
+        end += utf8::encoded_length(*after);
       }
       search_from = end;
     }
@@ -594,7 +594,7 @@ std::string Tokenizer::decode_bytes(std::span<const int32_t> ids, bool skip_spec
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
-  return to_utf8_lossy(decode_bytes(ids, skip_special_tokens));
+  return utf8::replace_invalid(decode_bytes(ids, skip_special_tokens));
 }
 
 std::string_view Tokenizer::token_bytes(int32_t id) const {

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/strict_json.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minimind {
@@ -30,33 +30,12 @@ class Reader {
   }
 
   json parse(std::string_view text) const {
-    std::vector<std::set<std::string>> keys_of_open_objects;
-    std::string path_of_key;
-    auto check = [&](int depth, json::parse_event_t event, json& parsed) {
-      switch (event) {
-        case json::parse_event_t::object_start:
-        case json::parse_event_t::array_start:
-          if (depth > kMaxNesting)
-            fail("(document)", "nested more than " + std::to_string(kMaxNesting) + " deep");
-          if (event == json::parse_event_t::object_start) keys_of_open_objects.emplace_back();
-          break;
-        case json::parse_event_t::object_end:
-          if (!keys_of_open_objects.empty()) keys_of_open_objects.pop_back();
-          break;
-        case json::parse_event_t::key: {
-          const std::string& key = parsed.get_ref<const std::string&>();
-          if (!keys_of_open_objects.empty() && !keys_of_open_objects.back().insert(key).second) {
-            fail("(document)", "the key \"" + key + "\" appears twice in one object");
-          }
-          break;
-        }
-        default:
-          break;
-      }
-      return true;
-    };
     try {
-      return json::parse(text.begin(), text.end(), check);
+      return parse_strict_json(text, kMaxNesting);
+    } catch (const StrictJsonError& error) {
+      if (error.kind == StrictJsonError::Kind::too_deep)
+        fail("(document)", "nested more than " + std::to_string(kMaxNesting) + " deep");
+      fail("(document)", "the key \"" + error.key + "\" appears twice in one object");
     } catch (const json::exception& error) {
       fail("(document)", std::string("not valid JSON: ") + error.what());
     }

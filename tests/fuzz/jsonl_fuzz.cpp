@@ -12,7 +12,7 @@
 
 #include "data/document_source.h"
 #include "data/jsonl_record.h"
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace {
 

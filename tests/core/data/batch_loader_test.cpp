@@ -14,7 +14,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "core/data/shard_files.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {

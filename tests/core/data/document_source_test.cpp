@@ -10,19 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "core/io/scratch_directory.h"
+#include "support/file_contents.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_file(const fs::path& path, std::string_view bytes) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::vector<Document> read_all(DocumentSource& source) {
   std::vector<Document> documents;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/token_shard.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
 
 namespace minimind {

@@ -6,12 +6,14 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/token_shard.h"
 #include "io/crc32c.h"
+#include "support/file_contents.h"
 
 namespace minimind::testing {
 
@@ -27,17 +29,16 @@ inline void write_shard(const std::filesystem::path& path, TokenShardContent con
   writer.finish();
 }
 
+// A file's bytes as std::byte, the type the shard reader and the checksum work with.
 inline std::vector<std::byte> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string chars = read_file(path);
   std::vector<std::byte> bytes(chars.size());
   if (!chars.empty()) std::memcpy(bytes.data(), chars.data(), chars.size());
   return bytes;
 }
 
 inline void write_bytes(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  write_file(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 template <typename T>

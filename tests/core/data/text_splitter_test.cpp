@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/data/shard_files.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {

@@ -4,20 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 
-#include "scratch_directory.h"
+#include "support/file_contents.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::span<const char> as_bytes(const std::string& text) {
   return {text.data(), text.size()};

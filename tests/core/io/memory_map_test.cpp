@@ -3,23 +3,19 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <string>
 #include <system_error>
 
-#include "core/io/scratch_directory.h"
+#include "support/file_contents.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 TEST(MemoryMap, MapsTheFileContents) {
   ScratchDirectory directory;
   const std::string text = "memory mapped bytes\n\x01\x02";
-  write_text(directory / "file.bin", text);
+  write_file(directory / "file.bin", text);
   for (auto access : {MemoryMap::Access::normal, MemoryMap::Access::sequential, MemoryMap::Access::random}) {
     const MemoryMap map = MemoryMap::open(directory / "file.bin", access);
     ASSERT_EQ(map.size(), text.size());
@@ -32,7 +28,7 @@ TEST(MemoryMap, MapsTheFileContents) {
 
 TEST(MemoryMap, EmptyFileGivesAnEmptyMap) {
   ScratchDirectory directory;
-  write_text(directory / "empty", "");
+  write_file(directory / "empty", "");
   const MemoryMap map = MemoryMap::open(directory / "empty");
   EXPECT_EQ(map.size(), 0u);
   EXPECT_TRUE(map.bytes().empty());
@@ -40,7 +36,7 @@ TEST(MemoryMap, EmptyFileGivesAnEmptyMap) {
 
 TEST(MemoryMap, MovesKeepTheSameMapping) {
   ScratchDirectory directory;
-  write_text(directory / "file", "abcdef");
+  write_file(directory / "file", "abcdef");
   MemoryMap first = MemoryMap::open(directory / "file");
   const std::byte* address = first.data();
   MemoryMap second = std::move(first);

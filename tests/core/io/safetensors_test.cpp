@@ -7,13 +7,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "scratch_directory.h"
+#include "support/file_contents.h"
+#include "support/scratch_directory.h"
 #include "tensor/convert.h"
 
 namespace minimind {
@@ -37,16 +36,6 @@ void append_values(std::vector<char>& data, std::initializer_list<T> values) {
     const char* bytes = reinterpret_cast<const char*>(&value);
     data.insert(data.end(), bytes, bytes + sizeof value);
   }
-}
-
-std::vector<char> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::filesystem::path& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Runs `parse` on the image and returns the SafetensorsError message ("" if it parsed).
@@ -97,7 +86,8 @@ TEST(Safetensors, RoundTripsEveryDtypeWithMetadata) {
   save_safetensors(path, tensors, metadata);
 
   // The layout: a header padded with spaces to a multiple of 8, entries in the given order.
-  const std::vector<char> bytes = read_bytes(path);
+  const std::string image = read_file(path);
+  const std::vector<char> bytes(image.begin(), image.end());
   uint64_t header_length = 0;
   std::memcpy(&header_length, bytes.data(), 8);
   EXPECT_EQ(header_length % 8, 0u);
@@ -193,7 +183,8 @@ TEST(Safetensors, ReadsAFileLaidOutByTheReferenceWriter) {
                              R"("ids":{"dtype":"I64","shape":[3],"data_offsets":[16,40]}})";
   ScratchDirectory directory;
   const auto path = directory / "pytorch_model.safetensors";
-  write_bytes(path, file_image(header, data));
+  const std::vector<char> image = file_image(header, data);
+  write_file(path, {image.data(), image.size()});
 
   const SafetensorsFile file = SafetensorsFile::open(path);
   EXPECT_EQ(file.metadata().at("format"), "pt");
@@ -337,11 +328,11 @@ TEST(Safetensors, OpenReportsFileProblems) {
   };
   expect_open_error(directory / "absent.safetensors", "cannot open: No such file or directory");
   expect_open_error(directory.path(), "not a regular file");
-  write_bytes(directory / "short.safetensors", {'\x02', 0, 0});
+  write_file(directory / "short.safetensors", std::string_view("\x02\0\0", 3));
   expect_open_error(directory / "short.safetensors", "file is 3 bytes");
   std::vector<char> cut = file_image(one_entry(R"("F32")", "[2]", "[0,8]"), std::vector<char>(8));
   cut.resize(cut.size() - 1);  // the data section lost its last byte
-  write_bytes(directory / "cut.safetensors", cut);
+  write_file(directory / "cut.safetensors", {cut.data(), cut.size()});
   expect_open_error(directory / "cut.safetensors", "out of bounds");
 }
 
@@ -378,7 +369,8 @@ TEST(Safetensors, SurvivesRandomDamage) {
                    std::vector<NamedTensor>{
                        {"w", weight}, {"h", half}, {"ids", ids}, {"d", convert_dtype(weight, DType::f64)}},
                    {{"format", "pt"}});
-  const std::vector<char> valid = read_bytes(directory / "valid.safetensors");
+  const std::string image = read_file(directory / "valid.safetensors");
+  const std::vector<char> valid(image.begin(), image.end());
   uint64_t header_length = 0;
   std::memcpy(&header_length, valid.data(), 8);
 

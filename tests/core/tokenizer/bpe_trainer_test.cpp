@@ -1,8 +1,8 @@
 // Reference: Hugging Face tokenizers' BpeTrainer behind a ByteLevel pre-tokenizer, as MiniMind's
 // train_tokenizer.py runs it; its vocab, merges and added tokens on small corpora are stored in
 // tests/fixtures/tokenizer_trainer/ by experiments/tokenizer/make_trainer_fixtures.py and must come out
-// exactly equal. The pre-tokenizer splits below were printed by the same library; the byte mapping values are
-// GPT-2's bytes_to_unicode.
+// exactly equal. (The pre-tokenizer and the byte mapping the trainer shares with the tokenizer are tested in
+// byte_level_test.cpp.)
 #include "tokenizer/bpe_trainer.h"
 
 #include <gtest/gtest.h>
@@ -13,8 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
-
-#include "tokenizer/trainer_detail.h"
 
 namespace minimind {
 namespace {
@@ -218,8 +216,8 @@ TEST(BpeTrainerTest, InvalidUtf8BytesAreCountedNotRejected) {
   BpeTrainer trainer(options);
   for (int i = 0; i < 10; ++i) trainer.feed("ok \xff\xff\xfe text\xc3 \xe4\xbd\n");
   const BpeModel model = trainer.train();
-  // 0xFF and 0xFE are 'ÿ' and 'þ' in the byte alphabet; the invalid run between two matches of the regex is
-  // one pre-token of its own, and its bytes merge like any others.
+  // 0xFF and 0xFE are 'ÿ' and 'þ' in the byte alphabet; a run of invalid bytes is one pre-token of its own
+  // (see pretokenizer.h), and its bytes merge like any others.
   EXPECT_EQ(model.vocab.count("ÿÿþ"), 1u);
   EXPECT_EQ(model.vocab.count("Ġtext"), 1u);
   EXPECT_EQ(model.vocab.count("ä½"), 1u);
@@ -243,38 +241,6 @@ TEST(BpeTrainerTest, EmptyCorpusGivesSpecialsAndAlphabet) {
   const BpeModel model = BpeTrainer(options).train();
   EXPECT_EQ(model.vocab.size(), 259u);
   EXPECT_TRUE(model.merges.empty());
-}
-
-TEST(BpeTrainerTest, PreTokenizerSplitsAsHuggingFace) {
-  trainer_detail::Gpt2PreTokenizer pre_tokenizer;
-  const auto split = [&pre_tokenizer](std::string_view text) {
-    std::vector<std::string> pieces;
-    pre_tokenizer.split(text, [&pieces](std::string_view piece) {
-      pieces.push_back(trainer_detail::byte_level_encode(piece));
-    });
-    return pieces;
-  };
-  EXPECT_EQ(split("Hello world's  end\n"),
-            (std::vector<std::string>{"Hello", "Ġworld", "'s", "Ġ", "Ġend", "Ċ"}));
-  EXPECT_EQ(
-      split("I'VE 12ab 你好，世界!! \t\n x"),
-      (std::vector<std::string>{"I", "'", "VE", "Ġ12", "ab", "Ġä½łå¥½", "ï¼Į", "ä¸ĸçķĮ", "!!", "ĠĉĊ", "Ġx"}));
-  // U+0085 is whitespace to Hugging Face's regex engine.
-  EXPECT_EQ(split("a\u0085\u0085b"), (std::vector<std::string>{"a", "Âħ", "Âħ", "b"}));
-  EXPECT_TRUE(split("").empty());
-}
-
-TEST(BpeTrainerTest, ByteMappingIsGpt2s) {
-  const auto& codepoint = trainer_detail::byte_to_codepoint();
-  EXPECT_EQ(codepoint['A'], U'A');
-  EXPECT_EQ(codepoint[' '], U'\u0120');
-  EXPECT_EQ(codepoint['\n'], U'\u010A');
-  EXPECT_EQ(codepoint[0x00], U'\u0100');
-  EXPECT_EQ(codepoint[0x7F], U'\u0121');
-  EXPECT_EQ(codepoint[0xA0], U'\u0142');
-  EXPECT_EQ(codepoint[0xAD], U'\u0143');
-  EXPECT_EQ(codepoint[0xAE], U'\u00AE');
-  EXPECT_EQ(trainer_detail::byte_level_encode("\xe4\xbd\xa0"), "ä½ł");
 }
 
 }  // namespace

@@ -1,15 +1,15 @@
-// GPT-2's byte-to-unicode mapping, UTF-8 helpers and the GPT-2 split. References: values of GPT-2's
-// bytes_to_unicode (Ġ for the space, Ċ for newline, the printable Latin-1 bytes unchanged), Rust's
-// String::from_utf8_lossy replacement rule (one U+FFFD per maximal invalid subsequence, as the Unicode
-// standard recommends), and the splits of Hugging Face's own ByteLevel tests.
+// GPT-2's byte-to-unicode mapping and the GPT-2 split. References: values of GPT-2's bytes_to_unicode (Ġ for
+// the space, Ċ for newline, the printable Latin-1 bytes unchanged), and the splits of Hugging Face's own
+// ByteLevel tests and of its ByteLevel pre-tokenizer as printed by the tokenizers library.
 #include "tokenizer/byte_level.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace minimind {
 namespace {
@@ -20,7 +20,9 @@ TEST(ByteLevel, MapsEveryByteToItsGpt2CodePointAndBack) {
   EXPECT_EQ(byte_to_unicode('\t'), U'\u0109');  // ĉ
   EXPECT_EQ(byte_to_unicode(0), U'\u0100');
   EXPECT_EQ(byte_to_unicode(0x7F), U'\u0121');
+  EXPECT_EQ(byte_to_unicode(0xA0), U'\u0142');  // the no-break space
   EXPECT_EQ(byte_to_unicode(0xAD), U'\u0143');  // the soft hyphen, the last one moved
+  EXPECT_EQ(byte_to_unicode(0xAE), U'\u00AE');
   EXPECT_EQ(byte_to_unicode('A'), U'A');
   EXPECT_EQ(byte_to_unicode(0xE4), U'\u00E4');
   std::set<char32_t> seen;
@@ -30,6 +32,9 @@ TEST(ByteLevel, MapsEveryByteToItsGpt2CodePointAndBack) {
     EXPECT_EQ(unicode_to_byte(code_point), byte);
   }
   EXPECT_EQ(seen.size(), 256u);
+  std::string mapped;
+  append_byte_level("\xe4\xbd\xa0", mapped);  // 你
+  EXPECT_EQ(mapped, "ä½ł");
   EXPECT_EQ(unicode_to_byte(U' '), std::nullopt);
   EXPECT_EQ(unicode_to_byte(U'\u0144'), std::nullopt);
   EXPECT_EQ(unicode_to_byte(U'中'), std::nullopt);
@@ -48,32 +53,6 @@ TEST(ByteLevel, StringsBothWays) {
   EXPECT_FALSE(append_bytes_of_byte_level("\xC0\xA1", bytes));  // overlong '!'
   EXPECT_FALSE(append_bytes_of_byte_level("\xC4", bytes));      // truncated
   EXPECT_EQ(bytes, "keep");
-}
-
-TEST(Utf8, ValidPrefixAndLossyReplacementAsRust) {
-  EXPECT_EQ(valid_utf8_prefix_length("abc\xE4\xB8\xAD"), 6u);
-  EXPECT_EQ(valid_utf8_prefix_length("abcdefghij\xFF"), 10u);
-  EXPECT_EQ(valid_utf8_prefix_length("\xED\xA0\x80"), 0u);      // a surrogate
-  EXPECT_EQ(valid_utf8_prefix_length("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
-  EXPECT_EQ(valid_utf8_prefix_length("\xE0\x80\xAF"), 0u);      // overlong
-  EXPECT_EQ(valid_utf8_prefix_length("\xF0\x9F\x98\x80"), 4u);
-  // One U+FFFD per maximal subpart: "\xF0\x9F\x98" is one, "\xED" (its successor cannot follow) is one,
-  // each stray continuation byte is one.
-  EXPECT_EQ(to_utf8_lossy("a\xF0\x9F\x98"
-                          "b"),
-            "a\uFFFD"
-            "b");
-  EXPECT_EQ(to_utf8_lossy("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\x80\x80"), "\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\xE4\xB8\xE4\xB8\xAD"), "\uFFFD中");
-  EXPECT_EQ(to_utf8_lossy("\xC0\x80"), "\uFFFD\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("\xF4\x8F\xBF"), "\uFFFD");
-  EXPECT_EQ(to_utf8_lossy("ok"), "ok");
-  EXPECT_EQ(first_code_point("中x"), U'中');
-  EXPECT_EQ(first_code_point("\xE4\xB8"), std::nullopt);
-  std::string encoded;
-  append_utf8(U'\U0001F600', encoded);
-  EXPECT_EQ(encoded, "\xF0\x9F\x98\x80");
 }
 
 TEST(PreTokenizer, SplitsAsHuggingFaceByteLevel) {
@@ -102,6 +81,21 @@ TEST(PreTokenizer, SplitsAsHuggingFaceByteLevel) {
                                "cd \x80"),
             (Pieces{"ab", "\xFF\xFE", "cd", " ", "\x80"}));
   EXPECT_TRUE(pretokenizer.uses_jit());
+
+  // As Hugging Face's ByteLevel pre-tokenizer prints them: split, then each byte mapped.
+  const auto byte_level_pieces = [&pretokenizer](std::string_view text) {
+    std::vector<std::string> pieces;
+    for (const std::string_view piece : pretokenizer.split(text)) {
+      pieces.emplace_back();
+      append_byte_level(piece, pieces.back());
+    }
+    return pieces;
+  };
+  using Tokens = std::vector<std::string>;
+  EXPECT_EQ(byte_level_pieces("Hello world's  end\n"), (Tokens{"Hello", "Ġworld", "'s", "Ġ", "Ġend", "Ċ"}));
+  EXPECT_EQ(byte_level_pieces("I'VE 12ab 你好，世界!! \t\n x"),
+            (Tokens{"I", "'", "VE", "Ġ12", "ab", "Ġä½łå¥½", "ï¼Į", "ä¸ĸçķĮ", "!!", "ĠĉĊ", "Ġx"}));
+  EXPECT_EQ(byte_level_pieces("a\u0085\u0085b"), (Tokens{"a", "Âħ", "Âħ", "b"}));  // U+0085 is a space
 }
 
 TEST(PreTokenizer, LongRunsDoNotExhaustTheMatcher) {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer_test_support.h"
 
@@ -37,8 +37,8 @@ TEST(TokenizerConfig, ReadsTheMiniMindConfig) {
   save_tokenizer_config(directory / "tokenizer_config.json", config);
   const TokenizerConfig reread = load_tokenizer_config(directory / "tokenizer_config.json");
   EXPECT_EQ(tokenizer_config_to_json(reread), tokenizer_config_to_json(config));
-  const auto original = nlohmann::json::parse(
-      tokenizer_test::read_text_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer_config.json"));
+  const auto original =
+      nlohmann::json::parse(read_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer_config.json"));
   const auto written = nlohmann::json::parse(tokenizer_config_to_json(config));
   EXPECT_EQ(written, original);
 }

@@ -10,9 +10,9 @@
 #include <random>
 #include <thread>
 
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
+#include "text/utf8.h"
 #include "tokenizer/pretokenizer.h"
-#include "tokenizer/utf8.h"
 #include "tokenizer_test_support.h"
 
 namespace minimind {
@@ -99,7 +99,7 @@ TEST(TokenizerTiny, InvalidUtf8EncodesWithoutLossAndRoundTrips) {
     for (char& c : bytes) c = static_cast<char>(rng() % 4 == 0 ? 'l' : rng());
     const Ids ids = tokenizer.encode(bytes);
     EXPECT_EQ(tokenizer.decode_bytes(ids), bytes);
-    EXPECT_EQ(tokenizer.decode(ids), to_utf8_lossy(bytes));
+    EXPECT_EQ(tokenizer.decode(ids), utf8::replace_invalid(bytes));
   }
 }
 
@@ -324,7 +324,7 @@ TEST(TokenizerMiniMind, PreTokenizerClassesEveryCodePointAsHuggingFace) {
   const ByteLevelPreTokenizer pretokenizer;
   const auto classify = [&](char32_t code_point) {
     std::string c;
-    append_utf8(code_point, c);
+    utf8::append(code_point, c);
     const auto first = pretokenizer.split("a" + c + "1");
     if (first.size() == 2) return first[1] == "1" ? 'L' : 'N';
     return pretokenizer.split(c + "!").size() == 1 ? 'O' : 'S';
@@ -356,8 +356,8 @@ TEST(TokenizerMiniMind, PreTokenizerClassesEveryCodePointAsHuggingFace) {
 
 TEST(TokenizerMiniMind, VariantsEncodeAsHuggingFace) {
   MINIMIND_REQUIRE_REFERENCE_TOKENIZER();
-  const auto reference = nlohmann::ordered_json::parse(
-      tokenizer_test::read_text_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json"));
+  const auto reference =
+      nlohmann::ordered_json::parse(read_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json"));
   for (const auto& variant : fixture()["variants"]) {
     nlohmann::ordered_json json = reference;
     json["pre_tokenizer"]["add_prefix_space"] = variant["pre_tokenizer_add_prefix_space"];
@@ -383,8 +383,7 @@ TEST(TokenizerMiniMind, VariantsEncodeAsHuggingFace) {
 
 TEST(TokenizerMiniMind, WritesTheReferenceFileBackByteForByte) {
   MINIMIND_REQUIRE_REFERENCE_TOKENIZER();
-  const std::string original =
-      tokenizer_test::read_text_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json");
+  const std::string original = read_file(tokenizer_test::reference_tokenizer_dir() / "tokenizer.json");
   EXPECT_EQ(reference_tokenizer()->to_json(), original);
 }
 
@@ -454,7 +453,7 @@ TEST(TokenizerMiniMind, InvalidUtf8DoesNotCrashAndRoundTrips) {
     }
     const Ids ids = tokenizer.encode(bytes);
     EXPECT_EQ(tokenizer.decode_bytes(ids), bytes) << printable(bytes);
-    EXPECT_EQ(tokenizer.decode(ids), to_utf8_lossy(bytes));
+    EXPECT_EQ(tokenizer.decode(ids), utf8::replace_invalid(bytes));
   }
   // Invalid bytes split the valid text around them, and each run of them is one piece.
   EXPECT_EQ(tokenizer.encode("hello\xFFworld"), [&] {

@@ -6,12 +6,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
+#include "support/file_contents.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer.h"
 
@@ -23,13 +22,6 @@ inline std::filesystem::path reference_tokenizer_dir() {
   const char* from_environment = std::getenv("MINIMIND_SHARED_REFERENCE_DIR");
   const std::filesystem::path root = from_environment ? from_environment : MINIMIND_SHARED_REFERENCE_DIR;
   return root / "minimind-tokenizer";
-}
-
-inline std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The reference tokenizer, loaded once; nullptr when the shared directory is absent.
@@ -51,7 +43,7 @@ inline const Tokenizer* reference_tokenizer() {
 // tests/fixtures/tokenizer/minimind_encodings.json, parsed once.
 inline const nlohmann::json& fixture() {
   static const nlohmann::json parsed = nlohmann::json::parse(
-      read_text_file(std::filesystem::path(MINIMIND_FIXTURES_DIR) / "tokenizer" / "minimind_encodings.json"));
+      read_file(std::filesystem::path(MINIMIND_FIXTURES_DIR) / "tokenizer" / "minimind_encodings.json"));
   return parsed;
 }
 

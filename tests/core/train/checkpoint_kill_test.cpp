@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "core/train/checkpoint_test_support.h"
 #include "train/checkpoint.h"
 

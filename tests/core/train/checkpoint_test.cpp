@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "backend/cpu/cpu_backend.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "core/train/checkpoint_test_support.h"
 
 namespace minimind {

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
-#include "core/io/scratch_directory.h"
+#include "support/scratch_directory.h"
 #include "data/token_shard.h"
 #include "model/model_dir.h"
 #include "train/checkpoint.h"

@@ -1,46 +1,54 @@
-// UTF-8 validation and character stepping (RFC 3629, table 3-7 of the Unicode standard), with a fast path
-// over ASCII runs: corpora are mostly ASCII or three-byte CJK, and the readers validate every byte.
-#include "data/utf8.h"
+// UTF-8 validation and character stepping. validate() runs a table-driven DFA with a fast path over ASCII
+// runs (corpora are mostly ASCII or three-byte CJK, and every byte read or encoded is validated); the rest
+// decodes one sequence at a time by the lead byte's rule.
+#include "text/utf8.h"
 
 #include <cstring>
 
 namespace minimind::utf8 {
 namespace {
 
+// How many bytes a sequence led by `lead` has and the range its second byte must fall in (the later ones are
+// plain continuation bytes); length 0 for a byte that cannot start a character.
+struct LeadRule {
+  uint8_t length;
+  uint8_t second_min;
+  uint8_t second_max;
+};
+
+LeadRule lead_rule(uint8_t lead) {
+  if (lead < 0x80) return {1, 0, 0};
+  if (lead >= 0xC2 && lead <= 0xDF) return {2, 0x80, 0xBF};
+  if (lead == 0xE0) return {3, 0xA0, 0xBF};  // no overlong forms
+  if (lead == 0xED) return {3, 0x80, 0x9F};  // no surrogates
+  if (lead >= 0xE1 && lead <= 0xEF) return {3, 0x80, 0xBF};
+  if (lead == 0xF0) return {4, 0x90, 0xBF};  // no overlong forms
+  if (lead >= 0xF1 && lead <= 0xF3) return {4, 0x80, 0xBF};
+  if (lead == 0xF4) return {4, 0x80, 0x8F};  // nothing above U+10FFFF
+  return {0, 0, 0};
+}
+
+bool is_continuation(uint8_t byte) {
+  return (byte & 0xC0) == 0x80;
+}
+
 // The length of the well-formed sequence at p (1 to 4), or 0 when there is none. When the bytes present are a
 // well-formed start that the end of the buffer cuts off, `truncated` is set (and 0 returned).
 size_t sequence_at(const unsigned char* p, size_t remaining, bool& truncated) {
   truncated = false;
-  const unsigned char lead = p[0];
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  unsigned char second_low = 0x80, second_high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) second_low = 0xA0;   // no overlong forms
-    if (lead == 0xED) second_high = 0x9F;  // no surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) second_low = 0x90;   // no overlong forms
-    if (lead == 0xF4) second_high = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < length; ++i) {
+  const LeadRule rule = lead_rule(p[0]);
+  if (rule.length <= 1) return rule.length;
+  for (size_t i = 1; i < rule.length; ++i) {
     if (i == remaining) {
       truncated = true;
       return 0;
     }
-    const unsigned char low = i == 1 ? second_low : 0x80;
-    const unsigned char high = i == 1 ? second_high : 0xBF;
+    const unsigned char low = i == 1 ? rule.second_min : 0x80;
+    const unsigned char high = i == 1 ? rule.second_max : 0xBF;
     if (p[i] < low || p[i] > high) return 0;
   }
-  return length;
+  return rule.length;
 }
-
-}  // namespace
 
 // validate() runs a shift-based DFA over the bytes: each state is a bit offset into a 64-bit row per byte
 // value, and the row holds, at that offset, the offset of the next state. One load and one shift per byte,
@@ -95,8 +103,7 @@ constexpr Rows kRows;
 }  // namespace dfa
 
 // Sequence by sequence: slower, but it tells where the bad sequence begins. validate() uses it only once the
-// DFA has found that something is wrong.
-// `from` must be a character boundary of the (valid) bytes before it.
+// DFA has found that something is wrong. `from` must be a character boundary of the (valid) bytes before it.
 Validation locate_invalid(std::string_view bytes, size_t from) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   size_t position = from;
@@ -111,7 +118,7 @@ Validation locate_invalid(std::string_view bytes, size_t from) {
 
 // The start of the character holding byte `position` of well-formed bytes: back over continuation bytes.
 size_t character_start(const unsigned char* data, size_t position) {
-  while (position > 0 && (data[position] & 0xC0) == 0x80) --position;
+  while (position > 0 && is_continuation(data[position])) --position;
   return position;
 }
 
@@ -120,6 +127,8 @@ size_t character_start(const unsigned char* data, size_t position) {
 size_t sequence_boundary(const unsigned char* data, size_t position, uint64_t state) {
   return state == dfa::kAccept ? position : character_start(data, position - 1);
 }
+
+}  // namespace
 
 Validation validate(std::string_view bytes) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -146,6 +155,18 @@ Validation validate(std::string_view bytes) {
   if (state == dfa::kError) return locate_invalid(bytes, boundary);
   // Well-formed so far, cut off inside the last character.
   return {character_start(data, size - 1), true};
+}
+
+size_t invalid_sequence_length(std::string_view bytes) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const LeadRule rule = lead_rule(data[0]);
+  if (rule.length < 2) return 1;
+  size_t length = 1;
+  if (length < bytes.size() && data[1] >= rule.second_min && data[1] <= rule.second_max) {
+    ++length;
+    while (length < rule.length && length < bytes.size() && is_continuation(data[length])) ++length;
+  }
+  return length;
 }
 
 size_t character_length(std::string_view bytes, size_t position) {
@@ -185,6 +206,45 @@ int32_t decode_at(std::string_view bytes, size_t position) {
     default:
       return -1;
   }
+}
+
+std::optional<char32_t> first_code_point(std::string_view bytes) {
+  if (bytes.empty()) return std::nullopt;
+  const int32_t code_point = decode_at(bytes, 0);
+  if (code_point < 0) return std::nullopt;
+  return static_cast<char32_t>(code_point);
+}
+
+void append(char32_t code_point, std::string& out) {
+  if (code_point < 0x80) {
+    out.push_back(static_cast<char>(code_point));
+  } else if (code_point < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else if (code_point < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  }
+}
+
+std::string replace_invalid(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  while (!bytes.empty()) {
+    const size_t valid = validate(bytes).valid_bytes;
+    out.append(bytes.substr(0, valid));
+    bytes.remove_prefix(valid);
+    if (bytes.empty()) break;
+    out.append("\xEF\xBF\xBD");  // U+FFFD
+    bytes.remove_prefix(invalid_sequence_length(bytes));
+  }
+  return out;
 }
 
 }  // namespace minimind::utf8

@@ -1,11 +1,14 @@
-// UTF-8 validation and stepping. References: the well-formed byte sequences of the Unicode standard (table
-// 3-7) and its examples of ill-formed ones (overlong forms, surrogates, values above U+10FFFF, stray
-// continuation bytes), written out byte by byte; and, over random byte strings, a validator written here from
-// the definition by code point ranges (shortest form, no surrogates, at most U+10FFFF).
-#include "data/utf8.h"
+// UTF-8 validation, stepping and lossy replacement. References: the well-formed byte sequences of the Unicode
+// standard (table 3-7) and its examples of ill-formed ones (overlong forms, surrogates, values above
+// U+10FFFF, stray continuation bytes), written out byte by byte; over random byte strings, a validator
+// written here from the definition by code point ranges (shortest form, no surrogates, at most U+10FFFF);
+// and Rust's String::from_utf8_lossy replacement rule (one U+FFFD per maximal invalid subsequence, as the
+// Unicode standard recommends).
+#include "text/utf8.h"
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -65,6 +68,35 @@ TEST(Utf8, StepsAndDecodesCharacters) {
   EXPECT_EQ(utf8::decode_at(text, 3), 0x4E2D);
   EXPECT_EQ(utf8::decode_at(text, 6), 0x1F600);
   EXPECT_EQ(utf8::decode_at(text, 10), -1);
+}
+
+TEST(Utf8, ValidPrefixAndLossyReplacementAsRust) {
+  EXPECT_EQ(utf8::validate("abc\xE4\xB8\xAD").valid_bytes, 6u);
+  EXPECT_EQ(utf8::validate("abcdefghij\xFF").valid_bytes, 10u);
+  EXPECT_EQ(utf8::validate("\xED\xA0\x80").valid_bytes, 0u);      // a surrogate
+  EXPECT_EQ(utf8::validate("\xF4\x90\x80\x80").valid_bytes, 0u);  // above U+10FFFF
+  EXPECT_EQ(utf8::validate("\xE0\x80\xAF").valid_bytes, 0u);      // overlong
+  EXPECT_EQ(utf8::validate("\xF0\x9F\x98\x80").valid_bytes, 4u);
+  // One U+FFFD per maximal subpart: "\xF0\x9F\x98" is one, "\xED" (its successor cannot follow) is one,
+  // each stray continuation byte is one.
+  EXPECT_EQ(utf8::replace_invalid("a\xF0\x9F\x98"
+                                  "b"),
+            "a\uFFFD"
+            "b");
+  EXPECT_EQ(utf8::replace_invalid("\xED\xA0\x80"), "\uFFFD\uFFFD\uFFFD");
+  EXPECT_EQ(utf8::replace_invalid("\x80\x80"), "\uFFFD\uFFFD");
+  EXPECT_EQ(utf8::replace_invalid("\xE4\xB8\xE4\xB8\xAD"), "\uFFFD中");
+  EXPECT_EQ(utf8::replace_invalid("\xC0\x80"), "\uFFFD\uFFFD");
+  EXPECT_EQ(utf8::replace_invalid("\xF4\x8F\xBF"), "\uFFFD");
+  EXPECT_EQ(utf8::replace_invalid("ok"), "ok");
+  EXPECT_EQ(utf8::first_code_point("中x"), U'中');
+  EXPECT_EQ(utf8::first_code_point("\xE4\xB8"), std::nullopt);
+  EXPECT_EQ(utf8::first_code_point(""), std::nullopt);
+  std::string encoded;
+  utf8::append(U'\U0001F600', encoded);
+  EXPECT_EQ(encoded, "\xF0\x9F\x98\x80");
+  EXPECT_EQ(utf8::encoded_length(U'\U0001F600'), 4u);
+  EXPECT_EQ(utf8::encoded_length(U'中'), 3u);
 }
 
 // From the definition: decode the sequence a lead byte announces, then refuse overlong forms, surrogates and
