@@ -9,8 +9,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "data/utf8.h"
-#include "tokenizer/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 
@@ -38,12 +37,12 @@ namespace {
 size_t settled_length(std::string_view bytes) {
   size_t position = 0;
   while (position < bytes.size()) {
-    position += valid_utf8_prefix_length(bytes.substr(position));
+    position += utf8::validate(bytes.substr(position)).valid_bytes;
     if (position == bytes.size()) break;
     const std::string_view rest = bytes.substr(position);
     const utf8::Validation tail = utf8::validate(rest);
     if (tail.valid_bytes == 0 && tail.truncated_tail) return position;
-    position += invalid_utf8_sequence_length(rest);
+    position += utf8::invalid_sequence_length(rest);
   }
   return bytes.size();
 }
@@ -173,7 +172,7 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
     // Settle what can be decoded now; at the end, a cut-off character becomes U+FFFD as decode() makes it.
     const size_t settled = reason ? s.pending_bytes.size() : settled_length(s.pending_bytes);
     if (settled > 0) {
-      s.text += to_utf8_lossy(std::string_view(s.pending_bytes).substr(0, settled));
+      s.text += utf8::replace_invalid(std::string_view(s.pending_bytes).substr(0, settled));
       s.pending_bytes.erase(0, settled);
     }
     size_t stop_at = std::string::npos;

@@ -12,7 +12,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "infer/chat_session.h"
 #include "tokenizer/chat_format.h"
-#include "tokenizer/utf8.h"
+#include "text/utf8.h"
 
 namespace minimind {
 namespace {
@@ -106,7 +106,7 @@ TEST_F(GeneratorTest, StreamedPiecesAreValidUtf8AndConcatenateToTheDecodedText) 
   std::vector<int64_t> calls(2, 0);
   const GenerationResult result =
       generator_.generate(prompts, options, [&](int64_t i, int32_t, std::string_view piece) {
-        EXPECT_TRUE(is_valid_utf8(piece));
+        EXPECT_TRUE(utf8::is_valid(piece));
         streamed[static_cast<size_t>(i)] += piece;
         ++calls[static_cast<size_t>(i)];
         return true;
@@ -114,7 +114,7 @@ TEST_F(GeneratorTest, StreamedPiecesAreValidUtf8AndConcatenateToTheDecodedText) 
   const std::vector<int32_t> stops = generator_.default_stop_ids();
   int64_t split_characters = 0;  // tokens whose bytes are not whole characters: the held-back path ran
   for (const GeneratedSequence& s : result.sequences)
-    for (int32_t id : s.tokens) split_characters += is_valid_utf8(tokenizer_.token_bytes(id)) ? 0 : 1;
+    for (int32_t id : s.tokens) split_characters += utf8::is_valid(tokenizer_.token_bytes(id)) ? 0 : 1;
   EXPECT_GT(split_characters, 0);
   for (size_t i = 0; i < 2; ++i) {
     const GeneratedSequence& s = result.sequences[i];
@@ -137,7 +137,7 @@ TEST_F(GeneratorTest, StopStringEndsTheTextBeforeItsFirstOccurrence) {
   std::string stop;
   for (size_t k = 8; k < whole.tokens.size() && stop.empty(); ++k) {
     const std::string bytes(tokenizer_.token_bytes(whole.tokens[k]));
-    if (!bytes.empty() && is_valid_utf8(bytes)) stop = bytes;
+    if (!bytes.empty() && utf8::is_valid(bytes)) stop = bytes;
   }
   ASSERT_FALSE(stop.empty());
   const size_t cut = whole.text.find(stop);
