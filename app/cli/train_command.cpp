@@ -30,6 +30,7 @@ std::vector<Option> train_options() {
   const std::vector<Option> mine = {
       {"data_dir", "DIR", "prepared shards (train.shard, validation.shard) from minimind prepare"},
       {"out_dir", "DIR", "the run directory: checkpoints, metrics, config"},
+      {"resume", "", "continue the run in --out_dir from its latest checkpoint (same as minimind resume)"},
       {"from", "DIR", "start from this model directory instead of from scratch"},
       {"mode", "MODE", "pretrain (default) or sft"},
       {"batch_size", "N", "sequences per micro-batch (default 32)"},
@@ -181,6 +182,19 @@ int train_command(int argc, char** argv) {
   if (args.help_requested()) {
     std::cout << "minimind train: pretrain or fine-tune a model on prepared shards\n\n" << args.usage();
     return 0;
+  }
+  if (args.flag("resume")) {
+    const std::string run_dir = args.required_text("out_dir");
+    char resume_flag[] = "--out_dir";
+    std::vector<char*> forwarded{resume_flag, const_cast<char*>(run_dir.c_str())};
+    std::string threads;
+    char threads_flag[] = "--threads";
+    if (args.has("threads")) {
+      threads = args.text("threads");
+      forwarded.push_back(threads_flag);
+      forwarded.push_back(threads.data());
+    }
+    return resume_command(static_cast<int>(forwarded.size()), forwarded.data());
   }
   const TrainConfig config = train_config_from(args);
   const ModelConfig model_config = model_config_from(args);

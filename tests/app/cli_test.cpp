@@ -227,6 +227,9 @@ TEST_F(CliTest, TrainStopResumeEvalFromTheCommandLine) {
   run = run_cli("resume --out_dir " + (dir_ / "run").string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("finished after 6 steps"), std::string::npos) << run.output;
+  run = run_cli("train --resume --out_dir " + (dir_ / "run").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("finished after 6 steps"), std::string::npos) << run.output;
 
   run = run_cli("eval --model " + (dir_ / "run" / "checkpoints" / "step-000006").string() + " --data " +
                 (dir_ / "data").string() + " --max_seq_len 32");
