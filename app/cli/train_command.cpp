@@ -114,8 +114,6 @@ int run_trainer(Trainer& trainer, EventStream& events) {
   return outcome.reason == "finished" || outcome.reason == "stopped" ? 0 : 1;
 }
 
-}  // namespace
-
 // The log writers of a run directory, subscribed to the stream for the run's lifetime.
 struct RunLogs {
   RunLogs(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
@@ -177,25 +175,26 @@ TrainConfig train_config_from(const Arguments& args) {
   return c;
 }
 
+// Continues the run in `run_dir` (minimind resume, minimind train --resume).
+int resume_run(const std::filesystem::path& run_dir, int threads, int argc, char** argv) {
+  CpuBackend backend(threads);
+  EventStream events;
+  auto trainer = Trainer::resume(run_dir, backend, events);
+  write_command_line(run_dir, "resume", argc, argv);
+  RunLogs logs(run_dir, trainer->step(), events, trainer->total_steps());
+  return run_trainer(*trainer, events);
+}
+
+}  // namespace
+
 int train_command(int argc, char** argv) {
   Arguments args("train", train_options(), argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind train: pretrain or fine-tune a model on prepared shards\n\n" << args.usage();
     return 0;
   }
-  if (args.flag("resume")) {
-    const std::string run_dir = args.required_text("out_dir");
-    char resume_flag[] = "--out_dir";
-    std::vector<char*> forwarded{resume_flag, const_cast<char*>(run_dir.c_str())};
-    std::string threads;
-    char threads_flag[] = "--threads";
-    if (args.has("threads")) {
-      threads = args.text("threads");
-      forwarded.push_back(threads_flag);
-      forwarded.push_back(threads.data());
-    }
-    return resume_command(static_cast<int>(forwarded.size()), forwarded.data());
-  }
+  if (args.flag("resume"))
+    return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
   const TrainConfig config = train_config_from(args);
   const ModelConfig model_config = model_config_from(args);
   if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
@@ -216,13 +215,7 @@ int resume_command(int argc, char** argv) {
     std::cout << "minimind resume: continue a run from its latest complete checkpoint\n\n" << args.usage();
     return 0;
   }
-  const std::filesystem::path run_dir = args.required_text("out_dir");
-  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
-  EventStream events;
-  auto trainer = Trainer::resume(run_dir, backend, events);
-  write_command_line(run_dir, "resume", argc, argv);
-  RunLogs logs(run_dir, trainer->step(), events, trainer->total_steps());
-  return run_trainer(*trainer, events);
+  return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
 }
 
 int eval_command(int argc, char** argv) {

@@ -13,6 +13,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {
@@ -37,14 +38,8 @@ CliRun run_cli(const std::string& arguments) {
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("minimind_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  ScratchDirectory scratch_;
+  const fs::path dir_ = scratch_.path();
 };
 
 TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "io/safetensors.h"
+#include "support/scratch_directory.h"
 
 namespace minimind {
 namespace {
@@ -28,12 +29,6 @@ ModelConfig tiny_config() {
 
 class ModelDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("minimind_model_dir_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Rewrites model.safetensors with `edit` applied to its tensor list.
   template <typename Edit>
@@ -45,7 +40,8 @@ class ModelDirTest : public ::testing::Test {
     save_safetensors(dir_ / "model.safetensors", tensors);
   }
 
-  fs::path dir_;
+  ScratchDirectory scratch_;
+  const fs::path dir_ = scratch_.path() / "model";
   CpuBackend backend_{1};
 };
 
