@@ -7,7 +7,6 @@
 #include <mutex>
 #include <condition_variable>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "config/estimates.h"
 #include "data/batch_loader.h"
@@ -63,6 +62,7 @@ struct Trainer::Impl {
   int64_t total_steps = 0;
   std::function<void(int64_t, Tensor&)> gradient_hook;
   std::unique_ptr<Tokenizer> tokenizer;  // for the probes
+  std::filesystem::path resumed_from;    // the checkpoint a resumed run started from
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
@@ -236,7 +236,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, B
     s.best_validation_loss = *checkpoint.state.best_validation_loss;
     s.best_step = *checkpoint.state.best_validation_step;
   }
-  events.publish(Warning{s.step, "resumed from " + latest->string()});
+  s.resumed_from = *latest;
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -263,6 +263,7 @@ TrainOutcome Trainer::run() {
   const int64_t start_step = s.step;
   const int64_t tokens_per_step = s.config.batch_size * s.config.seq_len * s.config.accumulation_steps;
   outcome.reason = "finished";
+  if (!s.resumed_from.empty()) s.events.publish(Warning{s.step, "resumed from " + s.resumed_from.string()});
   s.publish_rope_table();
 
   while (s.step < s.total_steps) {
