@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <QApplication>
-
 namespace minimind {
 namespace {
 
@@ -30,10 +28,3 @@ TEST(ModelSummaryView, ShowsPushedFigures) {
 
 }  // namespace
 }  // namespace minimind
-
-int main(int argc, char** argv) {
-  qputenv("QT_QPA_PLATFORM", "offscreen");
-  QApplication app(argc, argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}
