@@ -1,0 +1,116 @@
+// The training thread and the event bridge to the GUI thread.
+#include "lab/training_controller.h"
+
+#include <QMetaObject>
+
+#include "backend/cpu/cpu_backend.h"
+#include "train/event_stream.h"
+#include "train/trainer.h"
+
+namespace minimind {
+
+TrainingController::TrainingController(QObject* parent) : QObject(parent) {}
+
+TrainingController::~TrainingController() {
+  stop();
+  wait();
+}
+
+bool TrainingController::start(const TrainConfig& config, const ModelConfig& model_config) {
+  if (running_) {
+    emit failed("a run is already going");
+    return false;
+  }
+  wait();
+  try {
+    backend_ = std::make_unique<CpuBackend>(config.threads);
+    events_ = std::make_unique<EventStream>();
+    trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
+  } catch (const std::exception& e) {
+    emit failed(QString::fromStdString(e.what()));
+    return false;
+  }
+  return launch();
+}
+
+bool TrainingController::resume_run(const std::filesystem::path& run_dir, int threads) {
+  if (running_) {
+    emit failed("a run is already going");
+    return false;
+  }
+  wait();
+  try {
+    backend_ = std::make_unique<CpuBackend>(threads);
+    events_ = std::make_unique<EventStream>();
+    trainer_ = Trainer::resume(run_dir, *backend_, *events_);
+  } catch (const std::exception& e) {
+    emit failed(QString::fromStdString(e.what()));
+    return false;
+  }
+  return launch();
+}
+
+bool TrainingController::launch() {
+  events_->subscribe([this](const Event& event) { deliver(event); });
+  running_ = true;
+  worker_ = std::thread([this] {
+    QString reason;
+    bool ok = true;
+    try {
+      reason = QString::fromStdString(trainer_->run().reason);
+    } catch (const std::exception& e) {
+      ok = false;
+      reason = QString::fromStdString(e.what());
+    }
+    events_->close();  // every event is delivered before the end is announced
+    running_ = false;
+    QMetaObject::invokeMethod(
+        this,
+        [this, ok, reason] {
+          if (ok)
+            emit finished(reason);
+          else
+            emit failed(reason);
+        },
+        Qt::QueuedConnection);
+  });
+  return true;
+}
+
+void TrainingController::deliver(const Event& event) {
+  QMetaObject::invokeMethod(
+      this,
+      [this, event] {
+        if (const auto* e = std::get_if<StepMetrics>(&event)) emit step_metrics(*e);
+        else if (const auto* e = std::get_if<ValidationResult>(&event)) emit validation(*e);
+        else if (const auto* e = std::get_if<CheckpointWritten>(&event))
+          emit checkpoint_written(QString::fromStdString(e->path), e->is_best);
+        else if (const auto* e = std::get_if<Warning>(&event)) emit warning(QString::fromStdString(e->message));
+        else if (const auto* e = std::get_if<SkippedStep>(&event))
+          emit skipped_step(e->step, QString::fromStdString(e->reason));
+        else if (const auto* e = std::get_if<AttentionMaps>(&event)) emit attention_maps(*e);
+        else if (const auto* e = std::get_if<MoeLoad>(&event)) emit moe_load(*e);
+        else if (const auto* e = std::get_if<SampleText>(&event)) emit sample_text(e->step, QString::fromStdString(e->text));
+      },
+      Qt::QueuedConnection);
+}
+
+void TrainingController::pause() {
+  if (trainer_ && running_) trainer_->request_pause();
+}
+
+void TrainingController::resume() {
+  if (trainer_) trainer_->request_resume();
+}
+
+void TrainingController::stop() {
+  if (trainer_ && running_) trainer_->request_stop();
+}
+
+bool TrainingController::paused() const { return trainer_ && running_ && trainer_->paused(); }
+
+void TrainingController::wait() {
+  if (worker_.joinable()) worker_.join();
+}
+
+}  // namespace minimind

@@ -1,0 +1,63 @@
+// The lab's training controller: owns the training thread, drives the core Trainer (start, pause, resume,
+// stop) and turns its events into Qt signals delivered on the GUI thread, so views only ever receive values.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "config/model_config.h"
+#include "train/events.h"
+#include "train/train_config.h"
+
+namespace minimind {
+
+class Backend;
+class EventStream;
+class Trainer;
+
+class TrainingController : public QObject {
+  Q_OBJECT
+ public:
+  explicit TrainingController(QObject* parent = nullptr);
+  ~TrainingController() override;  // stops a running run (it ends with a checkpoint) and joins the thread
+
+  // Starts a run on the training thread. Returns false and emits failed() when a run is going or the setup
+  // is refused (bad config, unreadable data).
+  bool start(const TrainConfig& config, const ModelConfig& model_config);
+  bool resume_run(const std::filesystem::path& run_dir, int threads = 0);
+
+  void pause();
+  void resume();
+  void stop();  // honoured within one micro-step; the run writes a checkpoint
+  bool running() const { return running_; }
+  bool paused() const;
+  void wait();  // until the training thread has ended
+
+ signals:
+  void step_metrics(const minimind::StepMetrics& metrics);
+  void validation(const minimind::ValidationResult& result);
+  void checkpoint_written(const QString& path, bool best);
+  void warning(const QString& message);
+  void skipped_step(qint64 step, const QString& reason);
+  void attention_maps(const minimind::AttentionMaps& maps);
+  void moe_load(const minimind::MoeLoad& load);
+  void sample_text(qint64 step, const QString& text);
+  void finished(const QString& reason);
+  void failed(const QString& message);
+
+ private:
+  bool launch();
+  void deliver(const Event& event);  // on the stream's thread: queued to this object's thread
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<EventStream> events_;
+  std::unique_ptr<Trainer> trainer_;
+  std::thread worker_;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace minimind

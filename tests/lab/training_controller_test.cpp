@@ -1,0 +1,111 @@
+// The lab's controller drives a real tiny training run on its thread: it starts, pauses (steps stop coming),
+// resumes, and stops with a checkpoint; events arrive as signals on the GUI thread.
+#include "lab/training_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <QCoreApplication>
+#include <QThread>
+#include <chrono>
+#include <random>
+
+#include "data/token_shard.h"
+#include "support/scratch_directory.h"
+#include "train/checkpoint.h"
+
+namespace minimind {
+namespace {
+
+// Runs the event loop until `done` holds or the time is up.
+template <typename Done>
+bool wait_for(Done done, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+  }
+  return true;
+}
+
+TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
+  ScratchDirectory dir;
+  std::filesystem::create_directories(dir / "data");
+  std::mt19937_64 rng(1);
+  for (const char* name : {"train.shard", "validation.shard"}) {
+    TokenShardWriter writer(dir / "data" / name, {64, false});
+    for (int d = 0; d < 200; ++d) {
+      std::vector<int32_t> ids(12);
+      for (int32_t& id : ids) id = static_cast<int32_t>(3 + rng() % 61);
+      writer.add_document(ids);
+    }
+    writer.finish();
+  }
+  ModelConfig model;
+  model.hidden_size = 16;
+  model.num_hidden_layers = 1;
+  model.num_attention_heads = 2;
+  model.num_key_value_heads = 1;
+  model.vocab_size = 64;
+  model.intermediate_size = 32;
+  model.max_position_embeddings = 32;
+  TrainConfig config;
+  config.data_dir = dir / "data";
+  config.run_dir = dir / "run";
+  config.batch_size = 2;
+  config.seq_len = 8;
+  config.max_steps = 100000;  // only a stop ends it
+  config.eval_every = 0;
+  config.save_every = 0;
+  config.threads = 1;
+
+  TrainingController controller;
+  std::vector<int64_t> steps;
+  QString finished_reason;
+  const Qt::HANDLE gui_thread = QThread::currentThreadId();
+  bool on_gui_thread = true;
+  QObject::connect(&controller, &TrainingController::step_metrics, [&](const StepMetrics& m) {
+    steps.push_back(m.step);
+    on_gui_thread = on_gui_thread && QThread::currentThreadId() == gui_thread;
+  });
+  QObject::connect(&controller, &TrainingController::finished, [&](const QString& reason) { finished_reason = reason; });
+
+  ASSERT_TRUE(controller.start(config, model));
+  EXPECT_FALSE(controller.start(config, model));  // one run at a time
+  ASSERT_TRUE(wait_for([&] { return steps.size() >= 3; }));
+
+  controller.pause();
+  ASSERT_TRUE(wait_for([&] { return controller.paused() && latest_checkpoint(dir / "run").has_value(); }));
+  wait_for([] { return false; }, std::chrono::milliseconds(100));  // let queued steps arrive
+  const size_t while_paused = steps.size();
+  wait_for([] { return false; }, std::chrono::milliseconds(300));
+  EXPECT_EQ(steps.size(), while_paused) << "steps went on while paused";
+
+  controller.resume();
+  ASSERT_TRUE(wait_for([&] { return steps.size() >= while_paused + 3; }));
+
+  const auto stop_requested = std::chrono::steady_clock::now();
+  controller.stop();
+  ASSERT_TRUE(wait_for([&] { return !finished_reason.isEmpty(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_requested, std::chrono::seconds(5));
+  EXPECT_EQ(finished_reason, "stopped");
+  EXPECT_FALSE(controller.running());
+  EXPECT_TRUE(on_gui_thread);
+  for (size_t i = 1; i < steps.size(); ++i) EXPECT_EQ(steps[i], steps[i - 1] + 1);
+  const auto latest = latest_checkpoint(dir / "run");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(checkpoint_step(*latest), steps.back());
+}
+
+TEST(TrainingController, RefusedSetupIsReportedNotThrown) {
+  TrainingController controller;
+  QString message;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
+  TrainConfig config;
+  config.data_dir = "/nonexistent-shards";
+  config.run_dir = "/tmp/never-written";
+  EXPECT_FALSE(controller.start(config, ModelConfig{}));
+  EXPECT_TRUE(message.contains("nonexistent-shards")) << message.toStdString();
+}
+
+}  // namespace
+}  // namespace minimind
