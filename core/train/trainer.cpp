@@ -44,6 +44,21 @@ uint64_t micro_step_seed(uint64_t seed, int64_t step, int64_t micro) {
   return (seed * 0x9E3779B97F4A7C15ull) ^ (static_cast<uint64_t>(step) << 8) ^ static_cast<uint64_t>(micro);
 }
 
+// The token-weighted mean cross-entropy over the first `batches` evaluation batches (eval mode).
+Evaluation evaluate_batches(MiniMindModel& model, const BatchLoader& loader, uint64_t batches) {
+  double weighted = 0, scored = 0;
+  for (uint64_t i = 0; i < batches; ++i) {
+    const LossTerms terms = model.forward(loader.evaluation_batch(i), false);
+    weighted += terms.cross_entropy * static_cast<double>(terms.scored_tokens);
+    scored += static_cast<double>(terms.scored_tokens);
+  }
+  Evaluation result;
+  result.tokens = static_cast<int64_t>(scored);
+  result.loss = scored > 0 ? weighted / scored : std::nan("");
+  result.perplexity = std::exp(result.loss);
+  return result;
+}
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -106,14 +121,7 @@ struct Trainer::Impl {
     const uint64_t batches = config.eval_batches > 0
                                  ? std::min<uint64_t>(config.eval_batches, validation->evaluation_batch_count())
                                  : validation->evaluation_batch_count();
-    double weighted = 0, scored = 0;
-    for (uint64_t i = 0; i < batches; ++i) {
-      const Batch batch = validation->evaluation_batch(i);
-      const LossTerms terms = model->forward(batch, false);
-      weighted += terms.cross_entropy * static_cast<double>(terms.scored_tokens);
-      scored += static_cast<double>(terms.scored_tokens);
-    }
-    return scored > 0 ? weighted / scored : std::nan("");
+    return evaluate_batches(*model, *validation, batches).loss;
   }
 
   int64_t last_saved_step = -1;
@@ -368,17 +376,7 @@ Evaluation evaluate_model(const std::filesystem::path& model_dir, const std::fil
   if (static_cast<int64_t>(loader.vocab_size()) > model->config().vocab_size)
     throw std::invalid_argument(shard.string() + ": its vocabulary (" + std::to_string(loader.vocab_size()) +
                                 ") is larger than the model's (" + std::to_string(model->config().vocab_size) + ")");
-  double weighted = 0, scored = 0;
-  for (uint64_t i = 0; i < loader.evaluation_batch_count(); ++i) {
-    const LossTerms terms = model->forward(loader.evaluation_batch(i), false);
-    weighted += terms.cross_entropy * static_cast<double>(terms.scored_tokens);
-    scored += static_cast<double>(terms.scored_tokens);
-  }
-  Evaluation result;
-  result.tokens = static_cast<int64_t>(scored);
-  result.loss = scored > 0 ? weighted / scored : std::nan("");
-  result.perplexity = std::exp(result.loss);
-  return result;
+  return evaluate_batches(*model, loader, loader.evaluation_batch_count());
 }
 
 }  // namespace minimind

@@ -78,12 +78,12 @@ struct Recorder {
   }
 };
 
-std::vector<double> parameters_of(Trainer& trainer, const std::filesystem::path& run_dir, CpuBackend& backend) {
+// The parameters of the run's latest checkpoint.
+std::vector<double> parameters_of(const std::filesystem::path& run_dir, CpuBackend& backend) {
   const auto latest = latest_checkpoint(run_dir);
   EXPECT_TRUE(latest.has_value());
   auto model = load_model(*latest, backend);
   const Tensor p = model->parameters().buffer();
-  (void)trainer;
   return {p.data<float>(), p.data<float>() + p.numel()};
 }
 
@@ -100,7 +100,7 @@ TEST(Trainer, SameSeedSameCurveAndStopResumeEqualsUninterrupted) {
     Trainer trainer(run_config(dir, "full"), small_model(), backend, events);
     EXPECT_EQ(trainer.run().reason, "finished");
     events.close();
-    full_parameters = parameters_of(trainer, dir / "full", backend);
+    full_parameters = parameters_of(dir / "full", backend);
   }
   ASSERT_EQ(full.losses.size(), 12u);
   EXPECT_LT(full.losses.back(), full.losses.front());
@@ -137,7 +137,7 @@ TEST(Trainer, SameSeedSameCurveAndStopResumeEqualsUninterrupted) {
     auto trainer = Trainer::resume(dir / "split", backend, events);
     EXPECT_EQ(trainer->run().reason, "finished");
     events.close();
-    EXPECT_EQ(parameters_of(*trainer, dir / "split", backend), full_parameters);
+    EXPECT_EQ(parameters_of(dir / "split", backend), full_parameters);
   }
   std::vector<double> joined(first.losses);
   joined.insert(joined.end(), second.losses.begin(), second.losses.end());
