@@ -1,4 +1,5 @@
 // Flags and loading shared by the generation commands.
+#include "config/resources.h"
 #include "cli/generation_setup.h"
 
 #include <csignal>
@@ -82,7 +83,7 @@ std::filesystem::path tokenizer_path(const Arguments& args, const std::filesyste
   else if (std::filesystem::exists(model_dir / "tokenizer.json"))
     path = model_dir;
   else
-    path = std::filesystem::path(MINIMIND_RESOURCES_DIR) / "tokenizer";
+    path = default_tokenizer_dir();
   if (std::filesystem::is_directory(path)) path /= "tokenizer.json";
   return path;
 }

@@ -6,13 +6,10 @@
 #include <string>
 
 #include "cli/arguments.h"
+#include "config/resources.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minimind::cli {
-
-inline std::filesystem::path default_tokenizer_dir() {
-  return std::filesystem::path(MINIMIND_RESOURCES_DIR) / "tokenizer";
-}
 
 inline std::filesystem::path tokenizer_json_path(const Arguments& args) {
   std::filesystem::path path = args.has("tokenizer") ? std::filesystem::path(args.text("tokenizer")) : default_tokenizer_dir();

@@ -1,6 +1,7 @@
 // Presets against the sizes they promise (stated by hand) and resources/presets/*.json against
 // config_to_json(preset(name)), so the shipped files cannot drift from the code. Run the suite with
 // MINIMIND_WRITE_PRESETS=1 to rewrite the files from the code after changing a preset.
+#include "config/resources.h"
 #include "config/presets.h"
 
 #include <gtest/gtest.h>
@@ -76,7 +77,7 @@ TEST(Presets, UnknownNameListsTheAvailableOnes) {
 }
 
 TEST(Presets, ResourceFilesEqualTheCode) {
-  const std::filesystem::path directory = std::filesystem::path(MINIMIND_RESOURCES_DIR) / "presets";
+  const std::filesystem::path directory = resources_dir() / "presets";
   const char* write = std::getenv("MINIMIND_WRITE_PRESETS");
   if (write && std::string(write) == "1") {
     std::filesystem::create_directories(directory);

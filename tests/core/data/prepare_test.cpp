@@ -1,6 +1,7 @@
 // Corpus preparation end to end on real files: documents become bos + ids + eos (or chat ids with their loss
 // mask), bad lines are counted by reason with file and line, the validation split routes whole documents, and
 // a stopped run leaves no shard behind. Reference: the tokenizer's own encode and the chat format.
+#include "config/resources.h"
 #include "data/prepare.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +18,7 @@ namespace {
 
 const Tokenizer& default_tokenizer() {
   static const Tokenizer tokenizer =
-      Tokenizer::load(std::filesystem::path(MINIMIND_RESOURCES_DIR) / "tokenizer" / "tokenizer.json");
+      Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
   return tokenizer;
 }
 

@@ -3,6 +3,7 @@
 // (all in f64, where the two differ by rounding only, far below the gaps between logits), streamed pieces
 // against Tokenizer::decode of the generated ids, and stop strings against the text cut at their first
 // occurrence.
+#include "config/resources.h"
 #include "infer/generator.h"
 
 #include <gtest/gtest.h>
@@ -35,7 +36,7 @@ class GeneratorTest : public ::testing::Test {
   GeneratorTest()
       : backend_(2),
         tokenizer_(
-            Tokenizer::load(std::filesystem::path(MINIMIND_RESOURCES_DIR) / "tokenizer" / "tokenizer.json")),
+            Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
         model_(test_config(), backend_, DType::f64),
         generator_(model_, tokenizer_) {
     model_.init_weights(5);

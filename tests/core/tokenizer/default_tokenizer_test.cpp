@@ -2,6 +2,7 @@
 // always be rebuilt: minimind tokenizer train --input resources/corpus/default/pretrain.jsonl --vocab_size 6400.
 #include <gtest/gtest.h>
 
+#include "config/resources.h"
 #include "data/document_source.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/tokenizer.h"
@@ -10,7 +11,7 @@ namespace minimind {
 namespace {
 
 TEST(DefaultTokenizer, IsTheDefaultCorpusTrainedTo6400Tokens) {
-  const std::filesystem::path resources(MINIMIND_RESOURCES_DIR);
+  const std::filesystem::path resources = resources_dir();
   const Tokenizer shipped = Tokenizer::load(resources / "tokenizer" / "tokenizer.json");
   BpeTrainerOptions options;
   options.vocab_size = 6400;
