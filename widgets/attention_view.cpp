@@ -6,6 +6,7 @@
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSignalBlocker>
@@ -33,6 +34,14 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   error_label_->hide();
   hover_label_ = new QLabel(this);
   hover_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  prompt_edit_ = new QLineEdit(this);
+  prompt_edit_->setObjectName("probe_prompt");
+  prompt_edit_->setPlaceholderText(tr("The probe prompt"));
+  prompt_edit_->setToolTip(tr("The text whose attention is shown. A new prompt is used by the next refresh "
+                              "and by the probes of the run being trained."));
+  refresh_button_ = new QPushButton(tr("Refresh"), this);
+  refresh_button_->setObjectName("refresh_attention");
+  refresh_button_->setToolTip(tr("Compute the maps now, from the model being trained or the loaded model"));
   png_button_ = new QPushButton(tr("Export PNG..."), this);
   csv_button_ = new QPushButton(tr("Export CSV..."), this);
 
@@ -52,7 +61,13 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   controls->addWidget(png_button_);
   controls->addWidget(csv_button_);
 
+  auto* prompt_row = new QHBoxLayout;
+  prompt_row->addWidget(new QLabel(tr("Probe prompt"), this));
+  prompt_row->addWidget(prompt_edit_, 1);
+  prompt_row->addWidget(refresh_button_);
+
   auto* layout = new QVBoxLayout(this);
+  layout->addLayout(prompt_row);
   layout->addLayout(controls);
   layout->addWidget(note_label_);
   layout->addWidget(error_label_);
@@ -66,10 +81,19 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
     show_selection();
   });
   connect(heatmap_, &HeatmapWidget::hovered, hover_label_, &QLabel::setText);
+  auto request_refresh = [this] {
+    if (!prompt_edit_->text().isEmpty()) emit refresh_requested(prompt_edit_->text());
+  };
+  connect(refresh_button_, &QPushButton::clicked, this, request_refresh);
+  connect(prompt_edit_, &QLineEdit::returnPressed, this, request_refresh);
   connect(png_button_, &QPushButton::clicked, this, &AttentionView::export_png);
   connect(csv_button_, &QPushButton::clicked, this, &AttentionView::export_csv);
   show_selection();
 }
+
+QString AttentionView::probe_prompt() const { return prompt_edit_->text(); }
+
+void AttentionView::set_probe_prompt(const QString& prompt) { prompt_edit_->setText(prompt); }
 
 std::optional<QString> AttentionView::validate(const AttentionMaps& maps) {
   if (maps.num_layers < 1 || maps.num_heads < 1)

@@ -13,6 +13,7 @@
 
 class QCheckBox;
 class QLabel;
+class QLineEdit;
 class QPushButton;
 class QSpinBox;
 
@@ -36,12 +37,21 @@ class AttentionView : public QWidget {
   int head() const;
   bool average_over_heads() const;
 
+  // The editable probe prompt; Refresh (or Enter in it) emits refresh_requested with it.
+  QString probe_prompt() const;
+  void set_probe_prompt(const QString& prompt);
+  QPushButton* refresh_button() const { return refresh_button_; }
+
   HeatmapWidget* heatmap() const { return heatmap_; }
   QString step_text() const;
   QString note_text() const;   // the "no maps yet" note, empty once maps are shown
   QString error_text() const;  // why the last set_maps was refused, empty after a good one
   QString hover_text() const;  // the read-out under the heatmap
 
+ signals:
+  void refresh_requested(const QString& prompt);
+
+ public:
   // Checks the maps' shape; returns the problem, or nothing when they are consistent.
   static std::optional<QString> validate(const AttentionMaps& maps);
 
@@ -59,6 +69,8 @@ class AttentionView : public QWidget {
   QLabel* note_label_;
   QLabel* error_label_;
   QLabel* hover_label_;
+  QLineEdit* prompt_edit_;
+  QPushButton* refresh_button_;
   QPushButton* png_button_;
   QPushButton* csv_button_;
 };

@@ -14,8 +14,7 @@
 #include "cli/progress_bar.h"
 #include "cli/tokenizer_location.h"
 #include "train/event_stream.h"
-#include "train/metric_sinks.h"
-#include "train/tensorboard_writer.h"
+#include "train/run_logs.h"
 #include "train/trainer.h"
 
 namespace minimind::cli {
@@ -114,20 +113,14 @@ int run_trainer(Trainer& trainer, EventStream& events) {
   return outcome.reason == "finished" || outcome.reason == "stopped" ? 0 : 1;
 }
 
-// The log writers of a run directory, subscribed to the stream for the run's lifetime.
-struct RunLogs {
-  RunLogs(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
-          int64_t total_steps)
-      : jsonl(run_dir / "metrics.jsonl", resume_step), csv(run_dir / "metrics.csv", resume_step),
-        tensorboard(run_dir), console(total_steps) {
-    events.subscribe([this](const Event& e) { jsonl.write(e); });
-    events.subscribe([this](const Event& e) { csv.write(e); });
-    events.subscribe([this](const Event& e) { tensorboard.write(e); });
+// The run directory's log files and the console, subscribed to the stream for the run's lifetime.
+struct RunOutput {
+  RunOutput(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
+            int64_t total_steps)
+      : logs(run_dir, resume_step, events), console(total_steps) {
     events.subscribe([this](const Event& e) { console.write(e); });
   }
-  JsonlMetricsWriter jsonl;
-  CsvMetricsWriter csv;
-  TensorBoardWriter tensorboard;
+  RunLogs logs;
   ConsoleSink console;
 };
 
@@ -181,7 +174,7 @@ int resume_run(const std::filesystem::path& run_dir, int threads, int argc, char
   EventStream events;
   auto trainer = Trainer::resume(run_dir, backend, events);
   write_command_line(run_dir, "resume", argc, argv);
-  RunLogs logs(run_dir, trainer->step(), events, trainer->total_steps());
+  RunOutput output(run_dir, trainer->step(), events, trainer->total_steps());
   return run_trainer(*trainer, events);
 }
 
@@ -204,7 +197,7 @@ int train_command(int argc, char** argv) {
   EventStream events;
   Trainer trainer(config, model_config, backend, events);
   write_command_line(config.run_dir, "train", argc, argv);
-  RunLogs logs(config.run_dir, std::nullopt, events, trainer.total_steps());
+  RunOutput output(config.run_dir, std::nullopt, events, trainer.total_steps());
   return run_trainer(trainer, events);
 }
 

@@ -5,6 +5,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "train/event_stream.h"
+#include "train/run_logs.h"
 #include "train/trainer.h"
 
 namespace minimind {
@@ -26,6 +27,7 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
     backend_ = std::make_unique<CpuBackend>(config.threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
+    logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_);
   } catch (const std::exception& e) {
     emit failed(QString::fromStdString(e.what()));
     return false;
@@ -43,6 +45,7 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
     backend_ = std::make_unique<CpuBackend>(threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);
+    logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_);
   } catch (const std::exception& e) {
     emit failed(QString::fromStdString(e.what()));
     return false;
@@ -51,6 +54,9 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
 }
 
 bool TrainingController::launch() {
+  total_steps_ = trainer_->total_steps();
+  start_step_ = trainer_->step();
+  run_dir_ = trainer_->config().run_dir;
   events_->subscribe([this](const Event& event) { deliver(event); });
   running_ = true;
   worker_ = std::thread([this] {

@@ -17,6 +17,7 @@ namespace minimind {
 
 class Backend;
 class EventStream;
+class RunLogs;
 class Trainer;
 
 class TrainingController : public QObject {
@@ -34,6 +35,10 @@ class TrainingController : public QObject {
   void resume();
   void stop();  // honoured within one micro-step; the run writes a checkpoint
   bool running() const { return running_; }
+  // Of the current (or last) run: 0 and empty before the first start.
+  int64_t total_steps() const { return total_steps_; }
+  int64_t start_step() const { return start_step_; }  // the step a resumed run continues from
+  std::filesystem::path run_dir() const { return run_dir_; }
   bool paused() const;
   void wait();  // until the training thread has ended
 
@@ -56,7 +61,11 @@ class TrainingController : public QObject {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EventStream> events_;
   std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<RunLogs> logs_;  // the run directory's metrics.jsonl, metrics.csv and TensorBoard files
   std::thread worker_;
+  int64_t total_steps_ = 0;
+  int64_t start_step_ = 0;
+  std::filesystem::path run_dir_;
   std::atomic<bool> running_{false};
 };
 
