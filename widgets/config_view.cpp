@@ -369,6 +369,9 @@ void ConfigView::build_form(QWidget* page) {
   add_number(rope, "rope_theta", tr("Base (theta):"), 1, 1e10, "",
              tr("Frequency of dimension pair i is theta^(-2i / head_dim); larger bases reach longer wavelengths"),
              [](RunConfig& c) -> auto& { return c.model.rope_theta; });
+  static_cast<QDoubleSpinBox*>(fields_["rope_theta"].control)->setDecimals(0);
+  static_cast<QDoubleSpinBox*>(fields_["rope_theta"].control)->setStepType(QAbstractSpinBox::DefaultStepType);
+  static_cast<QDoubleSpinBox*>(fields_["rope_theta"].control)->setSingleStep(10000);
   add_check(rope, "inference_rope_scaling", tr("YaRN scaling:"),
             tr("Stretch the RoPE table beyond the original context with YaRN"),
             [](RunConfig& c) -> auto& { return c.model.inference_rope_scaling; });
@@ -402,7 +405,7 @@ void ConfigView::build_form(QWidget* page) {
   add_check(data, "packed", tr("Pack documents:"),
             tr("Pack documents end to end into full rows; off: one document per row, padded"),
             [](RunConfig& c) -> auto& { return c.train.packed; });
-  add_integer(data, "accumulation_steps", tr("Accumulation:"), 1, kMaxAccumulationSteps, tr(" micro-batches"),
+  add_integer(data, "accumulation_steps", tr("Accumulation:"), 1, kMaxAccumulationSteps, "",
               tr("Micro-batches whose gradients add up to one optimizer step"),
               [](RunConfig& c) -> auto& { return c.train.accumulation_steps; });
   add_integer(data, "epochs", tr("Epochs:"), 1, 100000, "", tr("Passes over the training data"),
