@@ -4,7 +4,36 @@
 #include <QFormLayout>
 #include <QLabel>
 
+#include "config/estimates.h"
+#include "model/minimind_model.h"
+
 namespace minimind {
+
+ModelSummary summarize(const ModelConfig& c, qint64 batch, qint64 seq_len) {
+  const ParameterCount params = count_parameters(c);
+  const int64_t activations = MiniMindModel::activation_bytes(c, batch, seq_len, DType::f32);
+  const MemoryEstimate memory = estimate_memory(c, batch, seq_len, activations);
+  ModelSummary s;
+  s.shape = QString("hidden %1, %2 layers, %3 heads (%4 kv), ffn %5, vocab %6%7")
+                .arg(c.hidden_size)
+                .arg(c.num_hidden_layers)
+                .arg(c.num_attention_heads)
+                .arg(c.num_key_value_heads)
+                .arg(c.ffn_size())
+                .arg(c.vocab_size)
+                .arg(c.use_moe ? QString(", MoE %1 experts, top-%2").arg(c.n_routed_experts).arg(c.num_experts_per_tok)
+                               : QString());
+  s.total_parameters = static_cast<double>(params.total);
+  s.active_parameters = static_cast<double>(params.active);
+  s.flops_per_token = training_flops_per_token(c, seq_len);
+  s.batch = batch;
+  s.seq_len = seq_len;
+  s.weights_bytes = memory.weights_bytes;
+  s.gradients_bytes = memory.gradients_bytes;
+  s.optimizer_bytes = memory.optimizer_bytes;
+  s.activations_bytes = memory.activations_bytes;
+  return s;
+}
 
 namespace {
 QString megas(double count) { return QString::number(count / 1e6, 'f', 2) + " M"; }

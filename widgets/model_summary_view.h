@@ -4,6 +4,8 @@
 
 #include <QWidget>
 
+#include "config/model_config.h"
+
 class QLabel;
 class QFormLayout;
 
@@ -17,6 +19,11 @@ struct ModelSummary {
   qint64 batch = 0, seq_len = 0;
   qint64 weights_bytes = 0, gradients_bytes = 0, optimizer_bytes = 0, activations_bytes = 0;
 };
+
+// The figures for `config` trained at `batch` x `seq_len`, from core's estimates (the memory of the
+// activation plan the model would allocate). Throws what the estimates throw on an invalid config or a
+// seq_len beyond max_position_embeddings.
+ModelSummary summarize(const ModelConfig& config, qint64 batch, qint64 seq_len);
 
 class ModelSummaryView : public QWidget {
   Q_OBJECT

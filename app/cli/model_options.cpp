@@ -1,14 +1,23 @@
 // Building a ModelConfig from --preset / --config and field overrides.
 #include "cli/model_options.h"
 
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <system_error>
+
 #include "config/presets.h"
+#include "train/run_config.h"
 
 namespace minimind::cli {
 
 std::vector<Option> model_options() {
   return {
       {"preset", "NAME", "tiny, small, medium, large, moe or long (default: tiny)"},
-      {"config", "FILE", "a config.json to start from instead of a preset"},
+      {"config", "FILE",
+       "a config.json, or a run config saved by the lab (its model, and for train its settings as the "
+       "defaults that flags override), instead of a preset"},
       {"hidden_size", "N", "width of the residual stream"},
       {"num_hidden_layers", "N", "number of blocks"},
       {"num_attention_heads", "N", "query heads"},
@@ -29,9 +38,32 @@ std::vector<Option> model_options() {
   };
 }
 
+ConfigFile read_config_file(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    throw std::runtime_error("cannot open --config " + path.string() + ": " + std::generic_category().message(errno));
+  std::stringstream text;
+  text << file.rdbuf();
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& error) {
+    throw std::invalid_argument("--config " + path.string() + " is not valid JSON: " + error.what());
+  }
+  if (is_run_config(object)) {
+    RunConfig run = run_config_from_json(object, path.string());
+    return {std::move(run.model), std::move(run.train)};
+  }
+  try {
+    return {config_from_json(object), std::nullopt};
+  } catch (const ConfigError& error) {
+    throw ConfigError(error.issues(), path.string());
+  }
+}
+
 ModelConfig model_config_from(const Arguments& args) {
   if (args.has("preset") && args.has("config")) throw UsageError("give either --preset or --config, not both");
-  ModelConfig c = args.has("config") ? load_config(args.text("config")) : preset(args.text("preset", "tiny"));
+  ModelConfig c = args.has("config") ? read_config_file(args.text("config")).model : preset(args.text("preset", "tiny"));
   auto set_int = [&](const char* name, int64_t& field) {
     if (auto v = args.optional_integer(name)) field = *v;
   };

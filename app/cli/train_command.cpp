@@ -14,6 +14,7 @@
 #include "cli/progress_bar.h"
 #include "cli/tokenizer_location.h"
 #include "train/event_stream.h"
+#include "train/run_config.h"
 #include "train/run_logs.h"
 #include "train/trainer.h"
 
@@ -27,8 +28,8 @@ extern "C" void on_interrupt(int) { interrupted = true; }
 std::vector<Option> train_options() {
   std::vector<Option> options = model_options();
   const std::vector<Option> mine = {
-      {"data_dir", "DIR", "prepared shards (train.shard, validation.shard) from minimind prepare"},
-      {"out_dir", "DIR", "the run directory: checkpoints, metrics, config"},
+      {"data_dir", "DIR", "prepared shards (train.shard, validation.shard) from minimind prepare (default: the run config's)"},
+      {"out_dir", "DIR", "the run directory: checkpoints, metrics, config (default: the run config's)"},
       {"resume", "", "continue the run in --out_dir from its latest checkpoint (same as minimind resume)"},
       {"from", "DIR", "start from this model directory instead of from scratch"},
       {"mode", "MODE", "pretrain (default) or sft"},
@@ -131,41 +132,68 @@ void write_command_line(const std::filesystem::path& run_dir, const char* name, 
   out << "\n";
 }
 
-TrainConfig train_config_from(const Arguments& args) {
+// The settings before the flags: without a run config, the CLI's defaults (MiniMind's schedule, its floor a
+// tenth of the rate, as long as the run).
+TrainConfig default_train_config() {
   TrainConfig c;
-  c.data_dir = std::filesystem::absolute(args.required_text("data_dir"));
-  c.run_dir = args.required_text("out_dir");
-  if (args.has("from")) c.init_from = std::filesystem::absolute(args.text("from"));
-  c.mode = args.text("mode", "pretrain");
-  if (c.mode != "pretrain" && c.mode != "sft") throw UsageError("--mode must be pretrain or sft");
-  c.batch_size = args.integer("batch_size", 32);
-  c.seq_len = args.integer("max_seq_len", 512);
-  c.accumulation_steps = args.integer("accumulation_steps", 1);
-  c.epochs = args.integer("epochs", 1);
-  c.max_steps = args.integer("max_steps", 0);
-  c.packed = !args.flag("padded") && c.mode == "pretrain";
-  c.schedule.kind = parse_schedule_kind(args.text("schedule", "minimind"));
-  c.schedule.learning_rate = args.number("learning_rate", 5e-4);
-  c.schedule.min_learning_rate = args.number("min_learning_rate", c.schedule.learning_rate / 10);
-  c.schedule.warmup_steps = args.integer("warmup_steps", 0);
+  c.schedule.kind = ScheduleKind::minimind;
+  c.schedule.learning_rate = 5e-4;
+  c.schedule.min_learning_rate = c.schedule.learning_rate / 10;
   c.schedule.total_steps = 0;  // from the data and epochs
-  c.adamw.weight_decay = args.number("weight_decay", 0.01);
-  const std::string decay = args.text("decay", "all");
-  if (decay != "all" && decay != "matrices") throw UsageError("--decay must be all or matrices");
-  c.adamw.decay = decay == "all" ? DecayGroups::all : DecayGroups::matrices;
-  c.grad_clip = args.number("grad_clip", 1.0);
-  c.eval_every = args.integer("eval_every", 100);
-  c.save_every = args.integer("save_every", 500);
-  c.keep_last = args.integer("keep_last", 3);
-  c.seed = static_cast<uint64_t>(args.integer("seed", 42));
-  c.threads = static_cast<int>(args.integer("threads", 0));
-  c.sample_every = args.integer("sample_every", 0);
-  c.probe_prompt = args.text("probe_prompt", c.probe_prompt);
-  c.tokenizer = std::filesystem::absolute(tokenizer_json_path(args));
-  if (c.sample_every < 0) throw UsageError("--sample_every must not be negative");
-  if (c.batch_size <= 0 || c.seq_len <= 0 || c.accumulation_steps <= 0 || c.epochs <= 0 || c.max_steps < 0)
-    throw UsageError("--batch_size, --max_seq_len, --accumulation_steps and --epochs must be positive");
   return c;
+}
+
+// The flags over `base` (the defaults, or a run config's "train" when `base_from_file`).
+TrainConfig train_config_from(const Arguments& args, TrainConfig c, bool base_from_file) {
+  if (args.has("data_dir") || c.data_dir.empty()) c.data_dir = args.required_text("data_dir");
+  c.data_dir = std::filesystem::absolute(c.data_dir);
+  if (args.has("out_dir") || c.run_dir.empty()) c.run_dir = args.required_text("out_dir");
+  if (args.has("from")) c.init_from = std::filesystem::absolute(args.text("from"));
+  c.mode = args.text("mode", c.mode);
+  if (c.mode != "pretrain" && c.mode != "sft") throw UsageError("--mode must be pretrain or sft");
+  c.batch_size = args.integer("batch_size", c.batch_size);
+  c.seq_len = args.integer("max_seq_len", c.seq_len);
+  c.accumulation_steps = args.integer("accumulation_steps", c.accumulation_steps);
+  c.epochs = args.integer("epochs", c.epochs);
+  c.max_steps = args.integer("max_steps", c.max_steps);
+  // Fine-tuning defaults to one conversation per row; a run config says for itself.
+  if (args.flag("padded"))
+    c.packed = false;
+  else if (!base_from_file)
+    c.packed = c.mode == "pretrain";
+  if (args.has("schedule")) c.schedule.kind = parse_schedule_kind(args.text("schedule"));
+  c.schedule.learning_rate = args.number("learning_rate", c.schedule.learning_rate);
+  // A new rate without a new floor keeps the floor at a tenth of it; a run config's floor stays otherwise.
+  if (args.has("min_learning_rate") || args.has("learning_rate") || !base_from_file)
+    c.schedule.min_learning_rate = args.number("min_learning_rate", c.schedule.learning_rate / 10);
+  c.schedule.warmup_steps = args.integer("warmup_steps", c.schedule.warmup_steps);
+  c.adamw.weight_decay = args.number("weight_decay", c.adamw.weight_decay);
+  if (args.has("decay")) {
+    const std::string decay = args.text("decay");
+    if (decay != "all" && decay != "matrices") throw UsageError("--decay must be all or matrices");
+    c.adamw.decay = decay == "all" ? DecayGroups::all : DecayGroups::matrices;
+  }
+  c.grad_clip = args.number("grad_clip", c.grad_clip);
+  c.eval_every = args.integer("eval_every", c.eval_every);
+  c.save_every = args.integer("save_every", c.save_every);
+  c.keep_last = args.integer("keep_last", c.keep_last);
+  c.seed = static_cast<uint64_t>(args.integer("seed", static_cast<int64_t>(c.seed)));
+  c.threads = static_cast<int>(args.integer("threads", c.threads));
+  c.sample_every = args.integer("sample_every", c.sample_every);
+  c.probe_prompt = args.text("probe_prompt", c.probe_prompt);
+  if (args.has("tokenizer") || c.tokenizer.empty()) c.tokenizer = tokenizer_json_path(args);
+  c.tokenizer = std::filesystem::absolute(c.tokenizer);
+  return c;
+}
+
+// The training rules, with the flag that sets each field where it has one.
+void check_train_config(const TrainConfig& config, const ModelConfig& model) {
+  const std::vector<ConfigIssue> issues = validate(config, model);
+  if (issues.empty()) return;
+  std::string text = "invalid training settings:";
+  for (const ConfigIssue& issue : issues)
+    text += "\n  " + (issue.field == "seq_len" ? std::string("max_seq_len") : issue.field) + ": " + issue.rule;
+  throw UsageError(text);
 }
 
 // Continues the run in `run_dir` (minimind resume, minimind train --resume).
@@ -183,13 +211,21 @@ int resume_run(const std::filesystem::path& run_dir, int threads, int argc, char
 int train_command(int argc, char** argv) {
   Arguments args("train", train_options(), argc, argv);
   if (args.help_requested()) {
-    std::cout << "minimind train: pretrain or fine-tune a model on prepared shards\n\n" << args.usage();
+    std::cout << "minimind train: pretrain or fine-tune a model on prepared shards\n\n"
+                 "--config takes a model config.json or a run config saved by the lab ({\"model\": ..., \"train\": "
+                 "...}).\nA run config's training settings replace the defaults below, and the flags given "
+                 "override them;\nits data_dir and run_dir stand in for --data_dir and --out_dir when those are "
+                 "not given.\n\n"
+              << args.usage();
     return 0;
   }
   if (args.flag("resume"))
     return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
-  const TrainConfig config = train_config_from(args);
+  const std::optional<TrainConfig> from_file =
+      args.has("config") ? read_config_file(args.text("config")).train : std::nullopt;
+  const TrainConfig config = train_config_from(args, from_file.value_or(default_train_config()), from_file.has_value());
   const ModelConfig model_config = model_config_from(args);
+  check_train_config(config, model_config);
   if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
     throw UsageError(config.run_dir.string() + " already holds checkpoints: continue it with minimind resume --out_dir " +
                      config.run_dir.string() + ", or choose another --out_dir");

@@ -10,10 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "backend/cpu/cpu_backend.h"
+#include "config/presets.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
 #include "support/scratch_directory.h"
+#include "train/run_config.h"
 
 namespace minimind {
 namespace {
@@ -248,6 +252,70 @@ TEST_F(CliTest, TrainStopResumeEvalFromTheCommandLine) {
   run = run_cli("resume --out_dir " + (dir_ / "nothing").string());
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.output.find("no complete checkpoint"), std::string::npos) << run.output;
+}
+
+TEST_F(CliTest, TrainTakesARunConfigWhoseSettingsFlagsOverride) {
+  {
+    std::ofstream corpus(dir_ / "corpus.jsonl");
+    for (int i = 0; i < 100; ++i) corpus << "{\"text\": \"line " << i << " of the miller's tale\"}\n";
+  }
+  CliRun run = run_cli("prepare --input " + (dir_ / "corpus.jsonl").string() + " --out " + (dir_ / "data").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+
+  RunConfig config;
+  config.model = preset("tiny");
+  config.model.hidden_size = 32;
+  config.model.num_hidden_layers = 2;
+  config.model.num_attention_heads = 4;
+  config.model.num_key_value_heads = 2;
+  config.model.intermediate_size.reset();
+  config.train.batch_size = 3;
+  config.train.seq_len = 24;
+  config.train.max_steps = 2;
+  config.train.schedule.kind = ScheduleKind::constant;
+  config.train.schedule.learning_rate = 7e-4;
+  config.train.schedule.total_steps = 0;
+  config.train.eval_every = 0;
+  config.train.save_every = 0;
+  config.train.threads = 1;
+  const fs::path file = dir_ / "run_config.json";
+  save_run_config(config, file);
+
+  const auto read_json = [](const fs::path& path) { return nlohmann::json::parse(std::ifstream(path)); };
+  const std::string data = " --data_dir " + (dir_ / "data").string();
+  run = run_cli("train --config " + file.string() + data + " --out_dir " + (dir_ / "run").string());
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("finished after 2 steps"), std::string::npos) << run.output;
+  nlohmann::json trained = read_json(dir_ / "run" / "train_config.json");
+  EXPECT_EQ(trained["batch_size"], 3);
+  EXPECT_EQ(trained["seq_len"], 24);
+  EXPECT_EQ(trained["schedule"]["learning_rate"], 7e-4);
+  EXPECT_EQ(trained["schedule"]["kind"], "constant");
+  EXPECT_EQ(read_json(dir_ / "run" / "config.json")["hidden_size"], 32);
+
+  // A flag overrides the file's value; the rest still comes from the file.
+  run = run_cli("train --config " + file.string() + data + " --out_dir " + (dir_ / "run2").string() +
+                " --batch_size 2");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  trained = read_json(dir_ / "run2" / "train_config.json");
+  EXPECT_EQ(trained["batch_size"], 2);
+  EXPECT_EQ(trained["schedule"]["learning_rate"], 7e-4);
+
+  // A flag that breaks a training rule is refused naming the field; so is a wrong type in the file.
+  run = run_cli("train --config " + file.string() + data + " --out_dir " + (dir_ / "run3").string() +
+                " --max_seq_len 40000");
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.output.find("max_seq_len: must be at most max_position_embeddings"), std::string::npos)
+      << run.output;
+  nlohmann::json broken = read_json(file);
+  broken["train"]["batch_size"] = "three";
+  std::ofstream(dir_ / "broken.json") << broken.dump();
+  run = run_cli("train --config " + (dir_ / "broken.json").string() + data + " --out_dir " +
+                (dir_ / "run4").string());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.output.find("train.batch_size: expected an integer"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find((dir_ / "broken.json").string()), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run4"));
 }
 
 TEST_F(CliTest, InfoReportsParametersAndMemory) {

@@ -1,0 +1,108 @@
+// The Configure view: a preset, then every model field and the training settings a person chooses, in
+// groups, each checked on every change by core's validation (the offending field framed in red with the
+// reason beside it, Train enabled only when the run can start), with the model's cost and block diagram
+// beside the form. Run configs save and load as the JSON file `minimind train --config` accepts.
+#pragma once
+
+#include <QHash>
+#include <QStringList>
+#include <QWidget>
+#include <functional>
+#include <vector>
+
+#include "train/run_config.h"
+
+class QComboBox;
+class QFormLayout;
+class QLabel;
+class QPushButton;
+
+namespace minimind {
+
+class BlockDiagram;
+class ModelSummaryView;
+
+class ConfigView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit ConfigView(QWidget* parent = nullptr);
+
+  // Shows `config` in every control; fields the form does not show (data_dir, threads, ...) are kept as given
+  // and come back from run_config().
+  void set_run_config(const RunConfig& config);
+  RunConfig run_config() const { return config_; }
+  bool valid() const { return problems_.isEmpty(); }
+  QStringList problems() const { return problems_; }  // "field: reason", model fields first
+  QPushButton* train_button() const { return train_button_; }
+
+  // Empty on success, else the error in plain words (also shown in the view); a failed load leaves the form
+  // as it was.
+  QString load_file(const QString& path);
+  QString save_file(const QString& path);
+
+  // The control of a field, named as core names it ("num_attention_heads", "rope_scaling.factor",
+  // "batch_size", "learning_rate", "schedule", ...), or "preset"; nullptr for an unknown name.
+  QWidget* field(const QString& name) const;
+  // The reason shown under a field ("" when it is fine).
+  QString field_reason(const QString& name) const;
+  QString status_text() const;  // the last load / save message
+  ModelSummaryView* summary_view() const { return summary_; }
+  BlockDiagram* block_diagram() const { return diagram_; }
+
+ signals:
+  void config_changed(const minimind::RunConfig& config);
+  void validity_changed(bool valid);
+  void train_requested();
+
+ private:
+  struct Field {
+    QWidget* control = nullptr;
+    QWidget* row = nullptr;  // the control, its browse button and its reason: enabled together
+    QLabel* reason = nullptr;
+    QString tooltip;
+  };
+
+  template <typename Access>
+  void add_integer(QFormLayout* form, const QString& name, const QString& label, qint64 low, qint64 high,
+                   const QString& suffix, const QString& tooltip, Access access);
+  template <typename Access>
+  void add_number(QFormLayout* form, const QString& name, const QString& label, double low, double high,
+                  const QString& suffix, const QString& tooltip, Access access, bool scientific = false);
+  template <typename Access>
+  void add_check(QFormLayout* form, const QString& name, const QString& label, const QString& tooltip,
+                 Access access);
+  void add_choice(QFormLayout* form, const QString& name, const QString& label, const QStringList& choices,
+                  const QString& tooltip, std::function<QString(const RunConfig&)> get,
+                  std::function<void(RunConfig&, const QString&)> set);
+  void add_text(QFormLayout* form, const QString& name, const QString& label, const QString& tooltip,
+                std::function<QString(const RunConfig&)> get, std::function<void(RunConfig&, const QString&)> set,
+                bool browse_directory = false, bool browse_file = false);
+  void add_row(QFormLayout* form, const QString& name, const QString& label, QWidget* control,
+               const QString& tooltip, QWidget* extra = nullptr);
+
+  void build_form(QWidget* form_page);
+  void load_controls();  // config_ -> every control, without echoing changes back
+  void edited();          // a control changed config_
+  void refresh();         // enabled states, validation marks, estimates, diagram
+  void show_status(const QString& text, bool error);
+  void apply_preset(const QString& name);
+  void set_enabled(const QString& name, bool enabled);
+  void mark(Field& field, const QString& reason);
+
+  RunConfig config_;
+  QHash<QString, Field> fields_;
+  std::vector<std::function<void()>> loaders_;
+  bool loading_ = false;
+  QStringList problems_;
+  bool last_valid_ = true;
+
+  QComboBox* preset_ = nullptr;
+  QLabel* problems_label_ = nullptr;
+  QLabel* status_ = nullptr;
+  QLabel* estimates_note_ = nullptr;
+  QPushButton* train_button_ = nullptr;
+  ModelSummaryView* summary_ = nullptr;
+  BlockDiagram* diagram_ = nullptr;
+};
+
+}  // namespace minimind
