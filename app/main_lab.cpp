@@ -4,8 +4,11 @@
 #include <QCommandLineParser>
 #include <QTextStream>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
+#include "config/model_config.h"
 #include "config/presets.h"
 #include "lab/event_loop_monitor.h"
 #include "lab/main_window.h"
@@ -33,7 +36,16 @@ int main(int argc, char** argv) {
   std::optional<minimind::RunConfig> initial;
   try {
     if (parser.isSet(config_option)) {
-      initial = minimind::load_run_config(parser.value(config_option).toStdString());
+      // A run configuration saved by the lab, or a model's config.json with the lab's training defaults.
+      const std::filesystem::path path = parser.value(config_option).toStdString();
+      std::ifstream in(path);
+      if (!in) throw std::runtime_error("cannot read " + path.string());
+      if (minimind::is_run_config(nlohmann::json::parse(in, nullptr, false))) {
+        initial = minimind::load_run_config(path);
+      } else {
+        initial = minimind::MainWindow::default_run_config();
+        initial->model = minimind::load_config(path);
+      }
     } else if (parser.isSet(preset_option)) {
       initial = minimind::MainWindow::default_run_config();
       initial->model = minimind::preset(parser.value(preset_option).toStdString());

@@ -74,6 +74,7 @@ RunConfig MainWindow::default_run_config() {
   train.schedule.learning_rate = 2e-3;
   train.schedule.min_learning_rate = 2e-4;
   train.schedule.warmup_steps = 20;
+  train.schedule.total_steps = 0;  // the whole run
   train.eval_every = 50;
   train.eval_batches = 8;
   train.save_every = 100;
