@@ -14,7 +14,9 @@
 #include "backend/cpu/cpu_backend.h"
 #include "config/resources.h"
 #include "infer/attention_probe.h"
+#include "data/token_shard.h"
 #include "infer/generator.h"
+#include "lab/training_controller.h"
 #include "model/model_dir.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
@@ -230,6 +232,64 @@ TEST_F(GenerationControllerTest, AttentionMapsEqualTheCoreProbe) {
   EXPECT_EQ(got.maps->tokens, expected.tokens);
   ASSERT_EQ(got.maps->weights.size(), expected.weights.size());
   for (size_t i = 0; i < expected.weights.size(); ++i) EXPECT_NEAR(got.maps->weights[i], expected.weights[i], 1e-6f);
+}
+
+// "Use the model being trained": the training controller's snapshot, taken while a real tiny run trains, loads
+// into the generation controller without blocking the GUI thread; the probe prompt set on the training
+// controller is the one its attention maps show. With no run going the load fails in plain words.
+TEST_F(GenerationControllerTest, UsesTheModelBeingTrained) {
+  std::filesystem::create_directories(dir_ / "data");
+  {
+    TokenShardWriter writer(dir_ / "data" / "train.shard", {6400, false});
+    for (int d = 0; d < 100; ++d) {
+      std::vector<int32_t> ids(12);
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(300 + (d * 7 + i * 13) % 500);
+      writer.add_document(ids);
+    }
+    writer.finish();
+  }
+  TrainConfig config;
+  config.data_dir = dir_ / "data";
+  config.run_dir = dir_ / "run";
+  config.batch_size = 2;
+  config.seq_len = 8;
+  config.max_steps = 100000;  // only a stop ends it
+  config.eval_every = 0;
+  config.save_every = 0;
+  config.sample_every = 2;
+  config.sample_tokens = 2;
+  config.tokenizer = default_tokenizer_dir() / "tokenizer.json";
+  config.threads = 1;
+
+  TrainingController training;
+  GenerationController controller(nullptr, 1);
+  Received got(controller);
+  std::vector<std::vector<std::string>> probe_tokens;
+  QObject::connect(&training, &TrainingController::attention_maps,
+                   [&](const AttentionMaps& maps) { probe_tokens.push_back(maps.tokens); });
+
+  // No run yet: the snapshot fails and says why.
+  ASSERT_TRUE(controller.load_snapshot(training.snapshot()));
+  ASSERT_TRUE(wait_for([&] { return !got.failures.isEmpty(); }));
+  EXPECT_TRUE(got.failures[0].contains("no training run is going")) << got.failures[0].toStdString();
+
+  training.set_probe_prompt("A small probe");
+  ASSERT_TRUE(training.start(config, tiny_config()));
+  ASSERT_TRUE(wait_for([&] { return !probe_tokens.empty(); }));
+  ASSERT_TRUE(controller.load_snapshot(training.snapshot()));
+  ASSERT_TRUE(wait_for([&] { return !got.description.isEmpty() || got.failures.size() > 1; }));
+  training.stop();
+  ASSERT_TRUE(wait_for([&] { return !training.running(); }));
+  ASSERT_EQ(got.failures.size(), 1) << got.failures.join("; ").toStdString();
+  EXPECT_TRUE(got.description.startsWith("The model being trained, at step ")) << got.description.toStdString();
+  std::vector<std::string> expected;
+  for (int32_t id : tokenizer_.encode("A small probe")) expected.push_back(tokenizer_.decode(std::span<const int32_t>(&id, 1)));
+  EXPECT_EQ(probe_tokens.front(), expected);
+
+  ASSERT_TRUE(controller.generate("Once", greedy_request(3)));
+  ASSERT_TRUE(wait_for([&] { return !got.reason.isEmpty() || got.failures.size() > 1; }));
+  EXPECT_EQ(got.failures.size(), 1);
+  EXPECT_FALSE(got.ids.empty());
 }
 
 }  // namespace

@@ -202,11 +202,15 @@ TEST(TrainerSnapshot, TheProbePromptCanChangeDuringTheRun) {
     for (int32_t id : tokenizer.encode(text)) out.push_back(tokenizer.decode(std::span<const int32_t>(&id, 1)));
     return out;
   };
-  ASSERT_EQ(maps.size(), 2u);
-  EXPECT_EQ(maps[0].first, 2);
-  EXPECT_EQ(maps[0].second, pieces("Once upon"));
-  EXPECT_EQ(maps[1].first, 4);
-  EXPECT_EQ(maps[1].second, pieces("A red fox"));
+  // Attention maps are heavy snapshots: a lagging subscriber may get only the latest, so the step-2 map is
+  // checked only when it arrived. Sample texts are never dropped.
+  ASSERT_FALSE(maps.empty());
+  EXPECT_EQ(maps.back().first, 4);
+  EXPECT_EQ(maps.back().second, pieces("A red fox"));
+  if (maps.size() == 2) {
+    EXPECT_EQ(maps.front().first, 2);
+    EXPECT_EQ(maps.front().second, pieces("Once upon"));
+  }
   EXPECT_EQ(sample_prompts, (std::vector<std::string>{"Once upon", "A red fox"}));
 }
 
