@@ -324,6 +324,7 @@ void GenerateView::update_controls() {
                                          : tr("Load a model first"));
   stop_button_->setEnabled(generating_);
   mode_box_->setEnabled(!generating_);
+  clear_history_button_->setVisible(chat_mode());  // a conversation only exists in chat mode
   clear_history_button_->setEnabled(!generating_ && (!history_.empty() || !tokens_.empty()));
   use_training_button_->setEnabled(!generating_);
   load_button_->setEnabled(!generating_);

@@ -183,7 +183,9 @@ TEST(GenerateView, ButtonsEmitTheirSignals) {
 TEST(GenerateView, ChatModeKeepsTheHistory) {
   GenerateView view;
   view.set_model_description("sft");
+  EXPECT_FALSE(child<QPushButton>(view, "clear_history_button")->isVisibleTo(&view));  // completion: no history
   view.set_chat_mode(true);
+  EXPECT_TRUE(child<QPushButton>(view, "clear_history_button")->isVisibleTo(&view));
   EXPECT_EQ(child<QComboBox>(view, "mode_box")->currentIndex(), 1);
   GenerationRequest requested;
   QString message;
