@@ -17,7 +17,6 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -408,18 +407,8 @@ void MainWindow::run_ended(const QString& reason, bool failed) {
 
 void MainWindow::use_training_model() {
   if (training_->running()) {
-    auto snapshot = std::make_shared<std::future<ModelSnapshot>>(training_->snapshot());
-    auto* poll = new QTimer(this);
-    connect(poll, &QTimer::timeout, this, [this, snapshot, poll] {
-      if (snapshot->wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
-      poll->deleteLater();
-      try {
-        generation_->load_snapshot(snapshot->get(), data_view_->request().tokenizer_path);
-      } catch (const std::exception& e) {
-        generate_view_->show_error(tr("No snapshot of the model being trained: %1").arg(e.what()));
-      }
-    });
-    poll->start(20);
+    // The controller's worker waits for the trainer's next micro-step boundary; this thread does not.
+    generation_->load_snapshot(training_->snapshot(), data_view_->request().tokenizer_path);
     return;
   }
   const auto checkpoint = last_run_dir_.isEmpty() ? std::nullopt : latest_checkpoint(last_run_dir_.toStdString());
@@ -432,7 +421,7 @@ void MainWindow::use_training_model() {
 }
 
 void MainWindow::refresh_attention(const QString& prompt) {
-  training_->set_probe_prompt(prompt.toStdString());
+  training_->set_probe_prompt(prompt);
   if (generation_->has_model() && !training_->running()) {
     generation_->compute_attention(prompt);
     return;

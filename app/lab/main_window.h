@@ -97,7 +97,6 @@ class MainWindow : public QMainWindow {
   DataController* data_ = nullptr;
   GenerationController* generation_ = nullptr;
   EventLoopMonitor* monitor_ = nullptr;
-  QTimer* snapshot_poll_ = nullptr;
   std::function<bool()> confirm_close_;
   bool start_after_prepare_ = false;
   bool closing_ = false;

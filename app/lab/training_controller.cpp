@@ -57,6 +57,7 @@ bool TrainingController::launch() {
   total_steps_ = trainer_->total_steps();
   start_step_ = trainer_->step();
   run_dir_ = trainer_->config().run_dir;
+  if (probe_prompt_) trainer_->set_probe_prompt(*probe_prompt_);
   events_->subscribe([this](const Event& event) { deliver(event); });
   running_ = true;
   worker_ = std::thread([this] {
@@ -114,6 +115,18 @@ void TrainingController::stop() {
 }
 
 bool TrainingController::paused() const { return trainer_ && running_ && trainer_->paused(); }
+
+std::future<ModelSnapshot> TrainingController::snapshot() {
+  if (trainer_ && running_) return trainer_->request_snapshot();  // fails itself if the run just ended
+  std::promise<ModelSnapshot> refused;
+  refused.set_exception(std::make_exception_ptr(std::runtime_error("no training run is going")));
+  return refused.get_future();
+}
+
+void TrainingController::set_probe_prompt(const QString& prompt) {
+  probe_prompt_ = prompt.toStdString();
+  if (trainer_ && running_) trainer_->set_probe_prompt(*probe_prompt_);
+}
 
 void TrainingController::wait() {
   if (worker_.joinable()) worker_.join();

@@ -6,10 +6,14 @@
 #include <QString>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "config/model_config.h"
+#include "model/model_snapshot.h"
 #include "train/events.h"
 #include "train/train_config.h"
 
@@ -42,6 +46,13 @@ class TrainingController : public QObject {
   bool paused() const;
   void wait();  // until the training thread has ended
 
+  // A copy of the weights being trained (served between micro-steps, also while paused). With no run going
+  // the future already holds a std::runtime_error saying so.
+  std::future<ModelSnapshot> snapshot();
+  // The probe prompt of the attention maps and sample text: the running run's from its next probe on, and
+  // every later run's.
+  void set_probe_prompt(const QString& prompt);
+
  signals:
   void step_metrics(const minimind::StepMetrics& metrics);
   void validation(const minimind::ValidationResult& result);
@@ -67,6 +78,7 @@ class TrainingController : public QObject {
   int64_t start_step_ = 0;
   std::filesystem::path run_dir_;
   std::atomic<bool> running_{false};
+  std::optional<std::string> probe_prompt_;  // set_probe_prompt's, applied to each run started after it
 };
 
 }  // namespace minimind

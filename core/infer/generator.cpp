@@ -89,6 +89,15 @@ std::vector<int32_t> Generator::default_stop_ids() const {
 
 GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& prompts,
                                      const GenerationOptions& options, const TokenCallback& on_token) {
+  if (!on_token) return generate(prompts, options, TokenCandidatesCallback{});
+  return generate(prompts, options,
+                  [&on_token](int64_t i, int32_t id, std::string_view piece, const std::vector<StageCandidates>&) {
+                    return on_token(i, id, piece);
+                  });
+}
+
+GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& prompts,
+                                     const GenerationOptions& options, const TokenCandidatesCallback& on_token) {
   using Clock = std::chrono::steady_clock;
   const ModelConfig& config = model_.config();
   options.sampling.validate();
@@ -188,7 +197,7 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
     }
     const std::string_view piece = std::string_view(s.text).substr(s.emitted, end - s.emitted);
     s.emitted = end;
-    if (on_token && !on_token(i, id, piece) && !reason) reason = StopReason::callback;
+    if (on_token && !on_token(i, id, piece, stages) && !reason) reason = StopReason::callback;
     if (reason) {
       s.done = true;
       s.text.resize(s.emitted);  // a callback stop drops what was held back

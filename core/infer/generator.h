@@ -48,6 +48,11 @@ struct GenerationResult {
 // character or a possible start of a stop string are held back until they settle). Concatenated, the pieces
 // of a sequence are its GeneratedSequence::text. Returning false stops that sequence.
 using TokenCallback = std::function<bool(int64_t batch_index, int32_t token, std::string_view text_piece)>;
+// As TokenCallback, with the token's top candidates after each sampling stage that ran (the same lists
+// GeneratedSequence::candidates collects; empty unless options.sampling.candidates > 0), for views that show
+// them while the text streams.
+using TokenCandidatesCallback = std::function<bool(int64_t batch_index, int32_t token, std::string_view text_piece,
+                                                   const std::vector<StageCandidates>& candidates)>;
 
 class Generator {
  public:
@@ -57,6 +62,8 @@ class Generator {
   // does not fit max_position_embeddings, or invalid sampling options.
   GenerationResult generate(const std::vector<std::vector<int32_t>>& prompts,
                             const GenerationOptions& options, const TokenCallback& on_token = {});
+  GenerationResult generate(const std::vector<std::vector<int32_t>>& prompts,
+                            const GenerationOptions& options, const TokenCandidatesCallback& on_token);
 
   MiniMindModel& model() const { return model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }

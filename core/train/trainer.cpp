@@ -14,6 +14,7 @@
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
 #include "train/checkpoint.h"
+#include "infer/attention_probe.h"
 #include "infer/generator.h"
 #include "model/rope_table.h"
 #include "tokenizer/tokenizer.h"
@@ -81,11 +82,16 @@ struct Trainer::Impl {
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
+  // Guards the pause wait and the requests below: a request notifies pause_changed so a paused run serves it.
   std::mutex pause_mutex;
   std::condition_variable pause_changed;
+  bool running = false;  // run() is going: snapshot requests will be served
+  std::vector<std::promise<ModelSnapshot>> pending_snapshots;
+  std::atomic<bool> snapshot_requested{false};  // the training thread's cheap check between micro-steps
+  std::string probe_prompt;                     // under pause_mutex
 
   Impl(const TrainConfig& c, Backend& b, EventStream& e)
-      : config(c), backend(b), events(e), guard(guard_config(c)) {}
+      : config(c), backend(b), events(e), guard(guard_config(c)), probe_prompt(c.probe_prompt) {}
 
   static NumericalGuardConfig guard_config(const TrainConfig& c) {
     NumericalGuardConfig g;
@@ -164,22 +170,15 @@ struct Trainer::Impl {
   // Attention maps and a sample continuation of the probe prompt, from a separate inference forward.
   void probe() {
     if (!tokenizer) return;
-    std::vector<int32_t> ids = tokenizer->encode(config.probe_prompt);
-    if (ids.empty()) return;
-    if (ids.size() > 64) ids.resize(64);
-    const int64_t t = static_cast<int64_t>(ids.size());
-    Tensor input = Tensor::empty({1, t}, DType::i32);
-    std::copy(ids.begin(), ids.end(), input.data<int32_t>());
-    KvCache cache = model->make_cache(1, t);
-    std::vector<Tensor> probs;
-    model->forward_cached(input, cache, {}, &probs);
-    AttentionMaps maps;
-    maps.step = step;
-    maps.num_layers = model->config().num_hidden_layers;
-    maps.num_heads = model->config().num_attention_heads;
-    for (int32_t id : ids) maps.tokens.push_back(tokenizer->decode(std::span<const int32_t>(&id, 1)));
-    for (const Tensor& layer : probs)
-      for (float w : layer.span<float>()) maps.weights.push_back(w);
+    std::string prompt;
+    {
+      std::lock_guard lock(pause_mutex);
+      prompt = probe_prompt;
+    }
+    AttentionMaps maps = probe_attention(*model, *tokenizer, prompt, 64, step);
+    if (maps.tokens.empty()) return;
+    std::vector<int32_t> ids = tokenizer->encode(prompt);
+    ids.resize(maps.tokens.size());  // the same tokens the maps show
     events.publish(std::move(maps));
 
     Generator generator(*model, *tokenizer);
@@ -189,12 +188,51 @@ struct Trainer::Impl {
     options.sampling.top_k = 40;
     options.sampling.seed = static_cast<uint64_t>(step);
     const GenerationResult result = generator.generate({ids}, options);
-    events.publish(SampleText{step, config.probe_prompt, result.sequences.front().text});
+    events.publish(SampleText{step, prompt, result.sequences.front().text});
   }
 
+  // Serves every pending snapshot request with the current weights (on the training thread).
+  void serve_snapshots() {
+    std::vector<std::promise<ModelSnapshot>> pending;
+    {
+      std::lock_guard lock(pause_mutex);
+      pending.swap(pending_snapshots);
+      snapshot_requested = false;
+    }
+    if (pending.empty()) return;
+    try {
+      ModelSnapshot snapshot = take_snapshot(*model, step);
+      snapshot.tokenizer = config.tokenizer;
+      for (auto& promise : pending) promise.set_value(snapshot);
+    } catch (...) {
+      for (auto& promise : pending) promise.set_exception(std::current_exception());
+    }
+  }
+
+  // Marks the run as going or ended; at the end, pending requests get the final weights.
+  void set_running(bool going) {
+    if (!going) serve_snapshots();
+    std::lock_guard lock(pause_mutex);
+    running = going;
+    // A request that slipped in between the last serve and now (cannot be served any more).
+    for (auto& promise : pending_snapshots)
+      promise.set_exception(std::make_exception_ptr(std::runtime_error("the training run ended before the snapshot was taken")));
+    pending_snapshots.clear();
+    snapshot_requested = false;
+  }
+
+  // Sleeps until resumed or stopped, waking to serve snapshot requests meanwhile.
   void wait_while_paused() {
     std::unique_lock lock(pause_mutex);
-    pause_changed.wait(lock, [&] { return !pause_requested.load() || stop_requested.load(); });
+    for (;;) {
+      pause_changed.wait(lock, [&] {
+        return !pause_requested.load() || stop_requested.load() || !pending_snapshots.empty();
+      });
+      if (pending_snapshots.empty()) return;
+      lock.unlock();
+      serve_snapshots();
+      lock.lock();
+    }
   }
 };
 
@@ -257,6 +295,29 @@ void Trainer::request_stop() {
   impl_->stop_requested = true;
   impl_->pause_changed.notify_all();
 }
+std::future<ModelSnapshot> Trainer::request_snapshot() {
+  Impl& s = *impl_;
+  std::promise<ModelSnapshot> promise;
+  std::future<ModelSnapshot> future = promise.get_future();
+  {
+    std::lock_guard lock(s.pause_mutex);
+    if (s.running) {
+      s.pending_snapshots.push_back(std::move(promise));
+      s.snapshot_requested = true;
+    } else {
+      promise.set_exception(std::make_exception_ptr(
+          std::runtime_error("no snapshot: the training run is not running")));
+    }
+  }
+  s.pause_changed.notify_all();
+  return future;
+}
+
+void Trainer::set_probe_prompt(std::string prompt) {
+  std::lock_guard lock(impl_->pause_mutex);
+  impl_->probe_prompt = std::move(prompt);
+}
+
 void Trainer::set_gradient_hook(std::function<void(int64_t, Tensor&)> hook) { impl_->gradient_hook = std::move(hook); }
 bool Trainer::paused() const { return impl_->pause_requested; }
 const TrainConfig& Trainer::config() const { return impl_->config; }
@@ -265,6 +326,12 @@ int64_t Trainer::total_steps() const { return impl_->total_steps; }
 
 TrainOutcome Trainer::run() {
   Impl& s = *impl_;
+  s.set_running(true);
+  // However run() ends (an exception included), pending snapshot requests are answered.
+  struct EndOfRun {
+    Impl& s;
+    ~EndOfRun() { s.set_running(false); }
+  } end_of_run{s};
   MiniMindModel& model = *s.model;
   TrainOutcome outcome;
   const auto start = std::chrono::steady_clock::now();
@@ -281,6 +348,8 @@ TrainOutcome Trainer::run() {
     double loss = 0, aux = 0;
     bool stopped = false;
     for (int64_t micro = 0; micro < s.config.accumulation_steps; ++micro) {
+      // The weights change only in the optimizer step, so every micro-step of a step sees the same ones.
+      if (s.snapshot_requested) s.serve_snapshots();
       if (s.pause_requested) {
         s.save(step_start_state);  // a paused run can be closed and resumed later
         s.events.publish(Warning{s.step, "paused"});

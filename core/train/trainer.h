@@ -6,11 +6,13 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
 #include "backend/backend.h"
 #include "config/model_config.h"
+#include "model/model_snapshot.h"
 #include "train/event_stream.h"
 #include "train/train_config.h"
 
@@ -39,6 +41,16 @@ class Trainer {
   void request_resume();
   void request_stop();
   bool paused() const;
+
+  // A copy of the weights being trained, taken by the training thread between micro-steps (the weights of
+  // the optimizer step the run stands at), also while paused. Requests pending when the run ends are served
+  // with the final weights. When run() is not going (not started yet, or ended) the future holds a
+  // std::runtime_error saying so; it never hangs.
+  std::future<ModelSnapshot> request_snapshot();
+
+  // The prompt the next probes (attention maps, sample text) use; from any thread. Starts as
+  // config().probe_prompt.
+  void set_probe_prompt(std::string prompt);
 
   // Called with each step's gradient buffer after the backward, before clipping and the guard (inspection,
   // fault injection in tests). Set it before run().

@@ -210,6 +210,38 @@ TEST_F(GeneratorTest, StopsAtTheContextAndOnTheCallbackAndReportsCandidates) {
   EXPECT_EQ(stopped.candidates[0][0].top[0].id, stopped.tokens[0]);
 }
 
+TEST_F(GeneratorTest, TheCandidatesCallbackStreamsWhatTheResultCollects) {
+  GenerationOptions options;
+  options.sampling.temperature = 0.9;
+  options.sampling.top_k = 20;
+  options.sampling.candidates = 4;
+  options.sampling.seed = 3;
+  options.max_new_tokens = 8;
+  options.stop_ids = std::vector<int32_t>{};
+  std::vector<int32_t> streamed_ids;
+  std::vector<std::vector<StageCandidates>> streamed;
+  const GenerationResult result = generator_.generate(
+      {tokenizer_.encode("Once upon a time")}, options,
+      [&](int64_t, int32_t id, std::string_view, const std::vector<StageCandidates>& candidates) {
+        streamed_ids.push_back(id);
+        streamed.push_back(candidates);
+        return true;
+      });
+  const GeneratedSequence& s = result.sequences[0];
+  EXPECT_EQ(streamed_ids, s.tokens);
+  ASSERT_EQ(streamed.size(), s.candidates.size());
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    ASSERT_EQ(streamed[i].size(), 3u);  // logits, temperature, top_k
+    EXPECT_EQ(streamed[i].back().stage, "top_k");
+    ASSERT_EQ(streamed[i].back().top.size(), 4u);
+    for (size_t stage = 0; stage < streamed[i].size(); ++stage)
+      for (size_t c = 0; c < 4; ++c) {
+        EXPECT_EQ(streamed[i][stage].top[c].id, s.candidates[i][stage].top[c].id);
+        EXPECT_EQ(streamed[i][stage].top[c].probability, s.candidates[i][stage].top[c].probability);
+      }
+  }
+}
+
 TEST_F(GeneratorTest, RefusesBadPrompts) {
   EXPECT_THROW(generator_.generate({}, greedy(3)), std::invalid_argument);
   EXPECT_THROW(generator_.generate({{}}, greedy(3)), std::invalid_argument);
