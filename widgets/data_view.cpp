@@ -96,6 +96,7 @@ DataView::DataView(QWidget* parent) : QWidget(parent) {
   left_layout->addLayout(buttons);
 
   progress_bar_ = new QProgressBar(left);
+  progress_bar_->setObjectName("progress_bar");
   progress_bar_->setRange(0, 1000);
   progress_bar_->setValue(0);
   progress_bar_->setTextVisible(true);
@@ -557,8 +558,10 @@ void DataView::retokenize_sample() {
     format.setBackground(kTokenColours[colour]);
     format.setToolTip(sample_token_tooltip(static_cast<int>(i)));
     format.setProperty(QTextFormat::UserProperty, static_cast<int>(i));
-    cursor.insertText(text.mid(token.begin, token.end - token.begin), format);
-    colour ^= 1;
+    const QString piece = text.mid(token.begin, token.end - token.begin);
+    cursor.insertText(piece, format);
+    // A line break shows no background, so a token of line breaks alone does not take a colour turn.
+    if (!piece.trimmed().isEmpty() || piece.contains(' ') || piece.contains('\t')) colour ^= 1;
   }
   sample_view_->moveCursor(QTextCursor::Start);
   sample_stats_->setText(sample_statistics());

@@ -219,15 +219,16 @@ void DataController::wait() {
   if (worker_.joinable()) worker_.join();
 }
 
-bool DataController::start(std::function<void()> job) {
+bool DataController::start(std::function<std::function<void()>()> job) {
   wait();
   cancel_requested_ = false;
   busy_ = true;
   worker_ = std::thread([this, job = std::move(job)] {
     std::optional<QString> failure;
+    std::function<void()> success;
     bool stopped = false;
     try {
-      job();
+      success = job();
     } catch (const Cancelled&) {
       stopped = true;
     } catch (const DataError& e) {
@@ -242,6 +243,8 @@ bool DataController::start(std::function<void()> job) {
       QMetaObject::invokeMethod(this, [this] { emit cancelled(); }, Qt::QueuedConnection);
     else if (failure)
       post_failure(*failure);
+    else if (success)
+      QMetaObject::invokeMethod(this, success, Qt::QueuedConnection);
   });
   return true;
 }
@@ -325,8 +328,7 @@ bool DataController::train_tokenizer(const DataRequest& corpus_request, int voca
     if (error) throw RequestError("Cannot create the folder " + out.string() + ": " + error.message());
     tokenizer.save(out / "tokenizer.json");
     save_tokenizer_config(out / "tokenizer_config.json", make_chat_tokenizer_config(tokenizer));
-    const QString path = q(out / "tokenizer.json");
-    QMetaObject::invokeMethod(this, [this, path] { emit tokenizer_trained(path); }, Qt::QueuedConnection);
+    return std::function<void()>([this, path = q(out / "tokenizer.json")] { emit tokenizer_trained(path); });
   });
 }
 
@@ -352,11 +354,8 @@ bool DataController::prepare(const DataRequest& request) {
   }
   const double fraction = request.validation_fraction;
   return start([this, corpus, tokenizer_path, data_dir, fraction] {
-    if (std::optional<PrepareSummary> summary = read_summary(data_dir); summary && is_prepared(data_dir)) {
-      QMetaObject::invokeMethod(this, [this, data_dir, s = *summary] { emit prepared(data_dir, s); },
-                                Qt::QueuedConnection);
-      return;
-    }
+    if (std::optional<PrepareSummary> summary = read_summary(data_dir); summary && is_prepared(data_dir))
+      return std::function<void()>([this, data_dir, s = *summary] { emit prepared(data_dir, s); });
     ProgressRelay relay(cancel_requested_, [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
     relay("Loading the tokenizer", 0, 1);
     Tokenizer tokenizer = [&] {
@@ -388,8 +387,7 @@ bool DataController::prepare(const DataRequest& request) {
       remove_shards(options.output_dir);  // a stopped or failed preparation leaves nothing that looks ready
       throw;
     }
-    QMetaObject::invokeMethod(this, [this, data_dir, summary] { emit prepared(data_dir, summary); },
-                              Qt::QueuedConnection);
+    return std::function<void()>([this, data_dir, summary] { emit prepared(data_dir, summary); });
   });
 }
 

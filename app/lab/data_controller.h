@@ -61,7 +61,9 @@ class DataController : public QObject {
   void cancelled();
 
  private:
-  bool start(std::function<void()> job);
+  // Runs `job` on the worker; the job returns what to emit when it succeeds, which is posted after busy()
+  // turns false, so a slot of that signal may start the next job at once.
+  bool start(std::function<std::function<void()>()> job);
   void post_progress(const QString& stage, qint64 done, qint64 total);
   void post_failure(const QString& message);
 
