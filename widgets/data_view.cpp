@@ -2,6 +2,7 @@
 // on the right. Token boundaries are shown by alternating background colours over the sample's characters.
 #include "data_view.h"
 
+#include <QAbstractTextDocumentLayout>
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
@@ -32,7 +33,6 @@
 #include <QToolTip>
 #include <QTreeWidget>
 #include <QVBoxLayout>
-#include <QAbstractTextDocumentLayout>
 #include <algorithm>
 
 namespace minimind {
@@ -424,7 +424,9 @@ void DataView::show_progress(const QString& stage, qint64 done, qint64 total) {
   }
   progress_bar_->setRange(0, 1000);
   progress_bar_->setValue(static_cast<int>(std::clamp<qint64>(done * 1000 / total, 0, 1000)));
-  stage_label_->setText(QString("%1: %2 of %3").arg(stage, number(done), number(total)));
+  stage_label_->setText(QString("%1: %2 of %3 (%4 %)")
+                            .arg(stage, number(done), number(total))
+                            .arg(QString::number(100.0 * static_cast<double>(done) / static_cast<double>(total), 'f', 1)));
 }
 
 void DataView::show_error(const QString& message) {

@@ -357,7 +357,7 @@ bool DataController::prepare(const DataRequest& request) {
     if (std::optional<PrepareSummary> summary = read_summary(data_dir); summary && is_prepared(data_dir))
       return std::function<void()>([this, data_dir, s = *summary] { emit prepared(data_dir, s); });
     ProgressRelay relay(cancel_requested_, [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
-    relay("Loading the tokenizer", 0, 1);
+    relay("Loading the tokenizer", 0, 0);  // no measurable progress: shown as busy
     Tokenizer tokenizer = [&] {
       try {
         return Tokenizer::load(tokenizer_path);

@@ -53,7 +53,8 @@ class DataController : public QObject {
 
  signals:
   // Stages: "Reading the corpus" and "Tokenizing the corpus" (done/total in input bytes), and the tokenizer
-  // trainer's "Tokenize words", "Count pairs" (in distinct words) and "Compute merges" (in tokens added).
+  // trainer's "Tokenize words", "Count pairs" (in distinct words) and "Compute merges" (in tokens added);
+  // "Loading the tokenizer" comes with total 0 (no measurable progress).
   void progress(const QString& stage, qint64 done, qint64 total);
   void tokenizer_trained(const QString& tokenizer_json_path);
   void prepared(const QString& data_dir, const minimind::PrepareSummary& summary);

@@ -268,7 +268,7 @@ TEST(DataView, ButtonsEmitTheirRequests) {
   EXPECT_EQ(cancels, 1);
   view.show_progress("Compute merges", 250, 1000);
   EXPECT_EQ(child<QProgressBar>(view, "progress_bar")->value(), 250);
-  EXPECT_EQ(view.stage_text(), "Compute merges: 250 of " + QLocale().toString(1000));
+  EXPECT_EQ(view.stage_text(), "Compute merges: 250 of " + QLocale().toString(1000) + " (25.0 %)");
   view.set_busy(false);
   EXPECT_TRUE(prepare->isEnabled());
   EXPECT_FALSE(cancel->isEnabled());
