@@ -49,7 +49,9 @@ const char* const kDefaultSample =
 // Two light backgrounds that dark text reads well on, alternating from token to token.
 const QColor kTokenColours[2] = {QColor(0xcf, 0xe3, 0xff), QColor(0xff, 0xe2, 0xa8)};
 
-QString number(qint64 value) { return QLocale().toString(value); }
+QString number(qint64 value) {
+  return QLocale().toString(value);
+}
 
 // The bytes of a token as readable text: the characters, with white space made visible, or the hex bytes
 // when the token holds part of a character.
@@ -80,12 +82,14 @@ DataView::DataView(QWidget* parent) : QWidget(parent) {
   auto* buttons = new QHBoxLayout;
   train_button_ = new QPushButton("Train tokenizer", left);
   train_button_->setObjectName("train_tokenizer_button");
-  train_button_->setToolTip("Train a byte-level BPE tokenizer of the chosen size on the chosen corpus and write "
-                            "tokenizer.json and tokenizer_config.json into the output folder");
+  train_button_->setToolTip(
+      "Train a byte-level BPE tokenizer of the chosen size on the chosen corpus and write "
+      "tokenizer.json and tokenizer_config.json into the output folder");
   prepare_button_ = new QPushButton("Prepare data", left);
   prepare_button_->setObjectName("prepare_button");
-  prepare_button_->setToolTip("Tokenize the corpus into train and validation token shards for training (a "
-                              "choice already prepared is reused at once)");
+  prepare_button_->setToolTip(
+      "Tokenize the corpus into train and validation token shards for training (a "
+      "choice already prepared is reused at once)");
   cancel_button_ = new QPushButton("Cancel", left);
   cancel_button_->setObjectName("cancel_button");
   cancel_button_->setToolTip("Stop the running job; it leaves no partial shard or tokenizer behind");
@@ -147,16 +151,19 @@ QWidget* DataView::build_corpus_group() {
 
   corpus_builtin_ = new QRadioButton("The built-in default corpus", group);
   corpus_builtin_->setObjectName("corpus_builtin");
-  corpus_builtin_->setToolTip("The lab's shipped corpus: short English and Chinese texts (pretrain.jsonl), or "
-                              "conversations for SFT (sft.jsonl)");
+  corpus_builtin_->setToolTip(
+      "The lab's shipped corpus: short English and Chinese texts (pretrain.jsonl), or "
+      "conversations for SFT (sft.jsonl)");
   corpus_folder_ = new QRadioButton("A folder of .txt files", group);
   corpus_folder_->setObjectName("corpus_folder");
-  corpus_folder_->setToolTip("Every .txt file under the folder, read as UTF-8 (or GB18030), cut into "
-                             "512-character chunks; pretraining only");
+  corpus_folder_->setToolTip(
+      "Every .txt file under the folder, read as UTF-8 (or GB18030), cut into "
+      "512-character chunks; pretraining only");
   corpus_jsonl_ = new QRadioButton("A JSONL file", group);
   corpus_jsonl_->setObjectName("corpus_jsonl");
-  corpus_jsonl_->setToolTip("One JSON object per line: {\"text\": ...} for pretraining, {\"conversations\": "
-                            "[{\"role\": ..., \"content\": ...}]} for SFT");
+  corpus_jsonl_->setToolTip(
+      "One JSON object per line: {\"text\": ...} for pretraining, {\"conversations\": "
+      "[{\"role\": ..., \"content\": ...}]} for SFT");
   auto* kinds = new QButtonGroup(group);
   for (QRadioButton* button : {corpus_builtin_, corpus_folder_, corpus_jsonl_}) {
     kinds->addButton(button);
@@ -179,8 +186,9 @@ QWidget* DataView::build_corpus_group() {
   mode_->setObjectName("mode");
   mode_->addItem("Pretraining (plain text)", "pretrain");
   mode_->addItem("Supervised fine-tuning (conversations)", "sft");
-  mode_->setToolTip("Pretraining documents are wrapped in <|im_start|> ... <|im_end|>; SFT conversations are "
-                    "rendered with the chat template and only the assistant's tokens count in the loss");
+  mode_->setToolTip(
+      "Pretraining documents are wrapped in <|im_start|> ... <|im_end|>; SFT conversations are "
+      "rendered with the chat template and only the assistant's tokens count in the loss");
   form->addRow("Mode:", mode_);
 
   validation_percent_ = new QDoubleSpinBox(group);
@@ -190,14 +198,16 @@ QWidget* DataView::build_corpus_group() {
   validation_percent_->setSingleStep(0.5);
   validation_percent_->setSuffix(" %");
   validation_percent_->setValue(1.0);
-  validation_percent_->setToolTip("Share of the documents held out for validation (chosen by a seeded hash, "
-                                  "so the split is the same every time)");
+  validation_percent_->setToolTip(
+      "Share of the documents held out for validation (chosen by a seeded hash, "
+      "so the split is the same every time)");
   form->addRow("Validation:", validation_percent_);
 
   stop_at_bad_input_ = new QCheckBox("Stop at the first bad line", group);
   stop_at_bad_input_->setObjectName("stop_at_bad_input");
-  stop_at_bad_input_->setToolTip("Off: bad lines and files are skipped and listed in the summary. On: the job "
-                                 "fails at the first one, naming its file and line");
+  stop_at_bad_input_->setToolTip(
+      "Off: bad lines and files are skipped and listed in the summary. On: the job "
+      "fails at the first one, naming its file and line");
   form->addRow(stop_at_bad_input_);
 
   connect(kinds, &QButtonGroup::buttonToggled, this, [this](QAbstractButton*, bool checked) {
@@ -220,7 +230,8 @@ QWidget* DataView::build_tokenizer_group() {
 
   tokenizer_default_ = new QRadioButton("The default tokenizer", group);
   tokenizer_default_->setObjectName("tokenizer_default");
-  tokenizer_default_->setToolTip("The lab's 6400-token byte-level BPE tokenizer, trained on the default corpus");
+  tokenizer_default_->setToolTip(
+      "The lab's 6400-token byte-level BPE tokenizer, trained on the default corpus");
   tokenizer_file_ = new QRadioButton("Load a tokenizer.json", group);
   tokenizer_file_->setObjectName("tokenizer_file");
   tokenizer_file_->setToolTip("A Hugging Face tokenizer.json with a byte-level BPE model");
@@ -252,8 +263,9 @@ QWidget* DataView::build_tokenizer_group() {
   vocab_size_->setSingleStep(256);
   vocab_size_->setValue(6400);
   vocab_size_->setSuffix(" tokens");
-  vocab_size_->setToolTip("Vocabulary size, the 3 special tokens and the 256 byte tokens included; the model's "
-                          "vocab_size must match it");
+  vocab_size_->setToolTip(
+      "Vocabulary size, the 3 special tokens and the 256 byte tokens included; the model's "
+      "vocab_size must match it");
   form->addRow("Vocabulary:", vocab_size_);
 
   auto* out_row = new QHBoxLayout;
@@ -282,8 +294,8 @@ QWidget* DataView::build_tokenizer_group() {
     announce_tokenizer_choice();
   });
   connect(tokenizer_out_browse_, &QPushButton::clicked, this, [this] {
-    const QString path = QFileDialog::getExistingDirectory(this, "Tokenizer output folder",
-                                                           tokenizer_out_dir_->text());
+    const QString path =
+        QFileDialog::getExistingDirectory(this, "Tokenizer output folder", tokenizer_out_dir_->text());
     if (!path.isEmpty()) tokenizer_out_dir_->setText(path);
   });
   return group;
@@ -293,8 +305,8 @@ QWidget* DataView::build_summary_group() {
   auto* group = new QGroupBox("Prepared data", this);
   auto* layout = new QVBoxLayout(group);
   auto* form = new QFormLayout;
-  for (const char* field : {"Documents", "Tokens", "Bytes per token", "Text", "Skipped", "Empty after tokenizing",
-                            "Time", "Shards"}) {
+  for (const char* field : {"Documents", "Tokens", "Bytes per token", "Text", "Skipped",
+                            "Empty after tokenizing", "Time", "Shards"}) {
     auto* value = new QLabel("–", group);
     value->setTextInteractionFlags(Qt::TextSelectableByMouse);
     value->setWordWrap(true);
@@ -351,7 +363,8 @@ void DataView::update_enabled_states() {
   corpus_browse_->setEnabled(corpus_has_path);
   tokenizer_path_->setEnabled(tokenizer_file_->isChecked());
   tokenizer_browse_->setEnabled(tokenizer_file_->isChecked());
-  for (QWidget* widget : std::initializer_list<QWidget*>{vocab_size_, tokenizer_out_dir_, tokenizer_out_browse_})
+  for (QWidget* widget :
+       std::initializer_list<QWidget*>{vocab_size_, tokenizer_out_dir_, tokenizer_out_browse_})
     widget->setEnabled(tokenizer_train_->isChecked());
   choices_->setEnabled(!busy_);
   train_button_->setEnabled(!busy_ && tokenizer_train_->isChecked());
@@ -377,9 +390,15 @@ DataRequest DataView::request() const {
 
 void DataView::set_request(const DataRequest& request) {
   switch (request.corpus_kind) {
-    case DataRequest::CorpusKind::builtin_default: corpus_builtin_->setChecked(true); break;
-    case DataRequest::CorpusKind::folder: corpus_folder_->setChecked(true); break;
-    case DataRequest::CorpusKind::jsonl: corpus_jsonl_->setChecked(true); break;
+    case DataRequest::CorpusKind::builtin_default:
+      corpus_builtin_->setChecked(true);
+      break;
+    case DataRequest::CorpusKind::folder:
+      corpus_folder_->setChecked(true);
+      break;
+    case DataRequest::CorpusKind::jsonl:
+      corpus_jsonl_->setChecked(true);
+      break;
   }
   corpus_path_->setText(request.corpus_path);
   const int mode = mode_->findData(request.mode);
@@ -394,8 +413,12 @@ void DataView::set_request(const DataRequest& request) {
   update_enabled_states();
 }
 
-int DataView::vocab_size() const { return vocab_size_->value(); }
-QString DataView::tokenizer_output_dir() const { return tokenizer_out_dir_->text().trimmed(); }
+int DataView::vocab_size() const {
+  return vocab_size_->value();
+}
+QString DataView::tokenizer_output_dir() const {
+  return tokenizer_out_dir_->text().trimmed();
+}
 
 void DataView::announce_tokenizer_choice() {
   emit tokenizer_chosen(tokenizer_file_->isChecked() ? tokenizer_path_->text().trimmed() : QString());
@@ -424,9 +447,10 @@ void DataView::show_progress(const QString& stage, qint64 done, qint64 total) {
   }
   progress_bar_->setRange(0, 1000);
   progress_bar_->setValue(static_cast<int>(std::clamp<qint64>(done * 1000 / total, 0, 1000)));
-  stage_label_->setText(QString("%1: %2 of %3 (%4 %)")
-                            .arg(stage, number(done), number(total))
-                            .arg(QString::number(100.0 * static_cast<double>(done) / static_cast<double>(total), 'f', 1)));
+  stage_label_->setText(
+      QString("%1: %2 of %3 (%4 %)")
+          .arg(stage, number(done), number(total))
+          .arg(QString::number(100.0 * static_cast<double>(done) / static_cast<double>(total), 'f', 1)));
 }
 
 void DataView::show_error(const QString& message) {
@@ -443,14 +467,15 @@ void DataView::show_summary(const PrepareSummary& s) {
   progress_bar_->setValue(1000);
   stage_label_->setText("Prepared");
   const qint64 read = s.source.documents + (s.validation_source ? s.validation_source->documents : 0);
-  summary_values_["Documents"]->setText(QString("%1 read: %2 train, %3 validation")
-                                            .arg(number(read), number(s.train_documents),
-                                                 number(s.validation_documents)));
+  summary_values_["Documents"]->setText(
+      QString("%1 read: %2 train, %3 validation")
+          .arg(number(read), number(s.train_documents), number(s.validation_documents)));
   summary_values_["Tokens"]->setText(
       QString("%1 train, %2 validation").arg(number(s.train_tokens), number(s.validation_tokens)));
   summary_values_["Bytes per token"]->setText(QString::number(s.bytes_per_token(), 'f', 3));
-  summary_values_["Text"]->setText(QString("%1 MB of UTF-8 text, %2 tokens")
-                                       .arg(QString::number(s.text_bytes / 1e6, 'f', 2), number(s.text_tokens)));
+  summary_values_["Text"]->setText(
+      QString("%1 MB of UTF-8 text, %2 tokens")
+          .arg(QString::number(s.text_bytes / 1e6, 'f', 2), number(s.text_tokens)));
   const qint64 skipped = s.source.skipped() + (s.validation_source ? s.validation_source->skipped() : 0);
   summary_values_["Skipped"]->setText(skipped ? number(skipped) + (skipped == 1 ? " input" : " inputs")
                                               : QString("none"));
@@ -464,13 +489,13 @@ void DataView::show_summary(const PrepareSummary& s) {
     if (!report.skipped()) return;
     auto* reasons = new QTreeWidgetItem(skipped_, {which + "by reason", ""});
     for (const auto& [reason, count] : report.skipped_by_reason)
-      new QTreeWidgetItem(reasons, {number(count) + (count == 1 ? " input" : " inputs"),
-                                    QString::fromStdString(reason)});
-    auto* issues = new QTreeWidgetItem(
-        skipped_, {which + QString("first %1").arg(report.first_issues.size()), ""});
+      new QTreeWidgetItem(
+          reasons, {number(count) + (count == 1 ? " input" : " inputs"), QString::fromStdString(reason)});
+    auto* issues =
+        new QTreeWidgetItem(skipped_, {which + QString("first %1").arg(report.first_issues.size()), ""});
     for (const InputIssue& issue : report.first_issues) {
-      const QString where = QString::fromStdString(issue.file) +
-                            (issue.line > 0 ? QString(":%1").arg(issue.line) : QString());
+      const QString where =
+          QString::fromStdString(issue.file) + (issue.line > 0 ? QString(":%1").arg(issue.line) : QString());
       auto* item = new QTreeWidgetItem(issues, {where, QString::fromStdString(issue.reason)});
       item->setToolTip(1, QString::fromStdString(issue.reason));
     }
@@ -495,8 +520,12 @@ QStringList DataView::skipped_lines() const {
   return lines;
 }
 
-QString DataView::stage_text() const { return stage_label_->text(); }
-QString DataView::error_text() const { return error_label_->isHidden() ? QString() : error_label_->text(); }
+QString DataView::stage_text() const {
+  return stage_label_->text();
+}
+QString DataView::error_text() const {
+  return error_label_->isHidden() ? QString() : error_label_->text();
+}
 
 void DataView::set_tokenizer(std::shared_ptr<const Tokenizer> tokenizer) {
   tokenizer_ = std::move(tokenizer);
@@ -507,7 +536,9 @@ void DataView::set_sample_text(const QString& text) {
   sample_input_->setPlainText(text);  // retokenizes through textChanged
 }
 
-QString DataView::sample_text() const { return sample_input_->toPlainText(); }
+QString DataView::sample_text() const {
+  return sample_input_->toPlainText();
+}
 
 void DataView::retokenize_sample() {
   sample_tokens_.clear();
@@ -529,9 +560,10 @@ void DataView::retokenize_sample() {
   {
     size_t byte = 0;
     for (qsizetype unit = 0; unit < text.size();) {
-      const bool pair = text.at(unit).isHighSurrogate() && unit + 1 < text.size() &&
-                        text.at(unit + 1).isLowSurrogate();
-      const char32_t code = pair ? QChar::surrogateToUcs4(text.at(unit), text.at(unit + 1)) : text.at(unit).unicode();
+      const bool pair =
+          text.at(unit).isHighSurrogate() && unit + 1 < text.size() && text.at(unit + 1).isLowSurrogate();
+      const char32_t code =
+          pair ? QChar::surrogateToUcs4(text.at(unit), text.at(unit + 1)) : text.at(unit).unicode();
       const size_t length = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
       const int units = pair ? 2 : 1;
       char_at_byte[byte] = static_cast<int>(unit);
@@ -621,8 +653,9 @@ int DataView::token_at_position(int position) const {
 bool DataView::eventFilter(QObject* watched, QEvent* event) {
   if (watched == sample_view_->viewport() &&
       (event->type() == QEvent::ToolTip || event->type() == QEvent::MouseMove)) {
-    const QPoint point = event->type() == QEvent::ToolTip ? static_cast<QHelpEvent*>(event)->pos()
-                                                          : static_cast<QMouseEvent*>(event)->position().toPoint();
+    const QPoint point = event->type() == QEvent::ToolTip
+                             ? static_cast<QHelpEvent*>(event)->pos()
+                             : static_cast<QMouseEvent*>(event)->position().toPoint();
     const QPointF in_document(point.x() + sample_view_->horizontalScrollBar()->value(),
                               point.y() + sample_view_->verticalScrollBar()->value());
     const int position = sample_view_->document()->documentLayout()->hitTest(in_document, Qt::ExactHit);

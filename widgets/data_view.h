@@ -63,8 +63,8 @@ class DataView : public QWidget {
   std::vector<int32_t> sample_token_ids() const;
   QString sample_token_tooltip(int token_index) const;  // what hovering the token shows
   QString sample_statistics() const;                    // "12 tokens for 40 characters (52 bytes): ..."
-  QString summary_field(const QString& field) const;   // the shown text of a summary row
-  QStringList skipped_lines() const;                   // "where: reason" for every row of the skipped list
+  QString summary_field(const QString& field) const;    // the shown text of a summary row
+  QStringList skipped_lines() const;                    // "where: reason" for every row of the skipped list
   QString stage_text() const;
   QString error_text() const;  // empty when no error is shown
 

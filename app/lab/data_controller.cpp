@@ -38,8 +38,12 @@ class RequestError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-QString q(const fs::path& path) { return QString::fromStdString(path.string()); }
-fs::path to_path(const QString& text) { return fs::path(text.toStdString()); }
+QString q(const fs::path& path) {
+  return QString::fromStdString(path.string());
+}
+fs::path to_path(const QString& text) {
+  return fs::path(text.toStdString());
+}
 
 // Bumped when the folder layout or the preparation settings change, so old folders are not reused.
 constexpr const char* kDataFormatVersion = "data-v1";
@@ -67,17 +71,20 @@ ResolvedCorpus resolve_corpus(const DataRequest& request) {
                            " is missing; set MINIMIND_RESOURCES_DIR to the lab's resources folder");
       break;
     case DataRequest::CorpusKind::folder:
-      if (request.corpus_path.trimmed().isEmpty()) throw RequestError("Choose a folder of .txt files as the corpus");
+      if (request.corpus_path.trimmed().isEmpty())
+        throw RequestError("Choose a folder of .txt files as the corpus");
       corpus.kind = SourceKind::text_folder;
       corpus.input = to_path(request.corpus_path.trimmed());
       if (!fs::exists(corpus.input, error))
         throw RequestError("The corpus folder " + corpus.input.string() + " does not exist");
       if (!fs::is_directory(corpus.input, error))
-        throw RequestError(corpus.input.string() + " is not a folder; choose a folder of .txt files, or pick "
-                                                   "\"A JSONL file\" for a .jsonl file");
+        throw RequestError(corpus.input.string() +
+                           " is not a folder; choose a folder of .txt files, or pick "
+                           "\"A JSONL file\" for a .jsonl file");
       if (sft)
-        throw RequestError("SFT needs conversations: choose a JSONL file with a \"conversations\" list per line, "
-                           "not a folder of .txt files");
+        throw RequestError(
+            "SFT needs conversations: choose a JSONL file with a \"conversations\" list per line, "
+            "not a folder of .txt files");
       break;
     case DataRequest::CorpusKind::jsonl:
       if (request.corpus_path.trimmed().isEmpty()) throw RequestError("Choose a JSONL file as the corpus");
@@ -92,7 +99,8 @@ ResolvedCorpus resolve_corpus(const DataRequest& request) {
 
 void check_fraction(double fraction) {
   if (!(fraction >= 0 && fraction < 1))
-    throw RequestError("The validation fraction must be at least 0 and below 1, got " + std::to_string(fraction));
+    throw RequestError("The validation fraction must be at least 0 and below 1, got " +
+                       std::to_string(fraction));
 }
 
 fs::path resolve_tokenizer(const DataRequest& request) {
@@ -144,8 +152,8 @@ void add_corpus_fingerprint(QCryptographicHash& hash, const ResolvedCorpus& corp
   std::vector<fs::path> files;
   std::error_code error;
   if (fs::is_directory(corpus.input, error)) {
-    for (auto it = fs::recursive_directory_iterator(corpus.input, fs::directory_options::skip_permission_denied,
-                                                    error);
+    for (auto it = fs::recursive_directory_iterator(corpus.input,
+                                                    fs::directory_options::skip_permission_denied, error);
          !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
       std::string file_extension = it->path().extension().string();
       std::transform(file_extension.begin(), file_extension.end(), file_extension.begin(),
@@ -188,14 +196,15 @@ SourceReport report_from_json(const nlohmann::json& json) {
   report.bytes = json.at("bytes").get<int64_t>();
   report.skipped_by_reason = json.at("skipped_by_reason").get<std::map<std::string, int64_t>>();
   for (const auto& issue : json.at("first_issues"))
-    report.first_issues.push_back(
-        {issue.at("file").get<std::string>(), issue.at("line").get<int64_t>(), issue.at("reason").get<std::string>()});
+    report.first_issues.push_back({issue.at("file").get<std::string>(), issue.at("line").get<int64_t>(),
+                                   issue.at("reason").get<std::string>()});
   return report;
 }
 
 void remove_shards(const fs::path& dir) {
   std::error_code ignored;
-  for (const char* name : {"train.shard", "validation.shard", "prepare.json"}) fs::remove(dir / name, ignored);
+  for (const char* name : {"train.shard", "validation.shard", "prepare.json"})
+    fs::remove(dir / name, ignored);
   fs::remove(dir, ignored);  // only when empty
 }
 
@@ -240,7 +249,8 @@ bool DataController::start(std::function<std::function<void()>()> job) {
     }
     busy_ = false;
     if (stopped)
-      QMetaObject::invokeMethod(this, [this] { emit cancelled(); }, Qt::QueuedConnection);
+      QMetaObject::invokeMethod(
+          this, [this] { emit cancelled(); }, Qt::QueuedConnection);
     else if (failure)
       post_failure(*failure);
     else if (success)
@@ -250,12 +260,13 @@ bool DataController::start(std::function<std::function<void()>()> job) {
 }
 
 void DataController::post_progress(const QString& stage, qint64 done, qint64 total) {
-  QMetaObject::invokeMethod(this, [this, stage, done, total] { emit progress(stage, done, total); },
-                            Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      this, [this, stage, done, total] { emit progress(stage, done, total); }, Qt::QueuedConnection);
 }
 
 void DataController::post_failure(const QString& message) {
-  QMetaObject::invokeMethod(this, [this, message] { emit failed(message); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(
+      this, [this, message] { emit failed(message); }, Qt::QueuedConnection);
 }
 
 namespace {
@@ -287,7 +298,8 @@ class ProgressRelay {
 
 }  // namespace
 
-bool DataController::train_tokenizer(const DataRequest& corpus_request, int vocab_size, const QString& out_dir) {
+bool DataController::train_tokenizer(const DataRequest& corpus_request, int vocab_size,
+                                     const QString& out_dir) {
   if (busy_) {
     emit failed("Data preparation or tokenizer training is already running; wait for it or stop it first");
     return false;
@@ -295,7 +307,8 @@ bool DataController::train_tokenizer(const DataRequest& corpus_request, int voca
   ResolvedCorpus corpus;
   try {
     corpus = resolve_corpus(corpus_request);
-    if (vocab_size < 1) throw RequestError("The vocabulary size must be positive, got " + std::to_string(vocab_size));
+    if (vocab_size < 1)
+      throw RequestError("The vocabulary size must be positive, got " + std::to_string(vocab_size));
     if (out_dir.trimmed().isEmpty()) throw RequestError("Choose an output folder for the new tokenizer");
   } catch (const RequestError& e) {
     emit failed(QString::fromStdString(e.what()));
@@ -303,11 +316,15 @@ bool DataController::train_tokenizer(const DataRequest& corpus_request, int voca
   }
   const fs::path out = to_path(out_dir.trimmed());
   return start([this, corpus, vocab_size, out] {
-    ProgressRelay relay(cancel_requested_, [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
+    ProgressRelay relay(cancel_requested_,
+                        [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
     BpeTrainerOptions options;
     options.vocab_size = vocab_size;
-    options.special_tokens = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};  // as `minimind tokenizer train`
-    options.progress = [&relay](std::string_view stage, int64_t done, int64_t total) { relay(stage, done, total); };
+    options.special_tokens = {"<|endoftext|>", "<|im_start|>",
+                              "<|im_end|>"};  // as `minimind tokenizer train`
+    options.progress = [&relay](std::string_view stage, int64_t done, int64_t total) {
+      relay(stage, done, total);
+    };
     BpeTrainer trainer(options);
 
     auto source = DocumentSource::open(corpus.kind, corpus.input, corpus.on_bad_input);
@@ -319,7 +336,8 @@ bool DataController::train_tokenizer(const DataRequest& corpus_request, int voca
       relay("Reading the corpus", source->bytes_read(), source->total_bytes());
     }
     relay("Reading the corpus", source->total_bytes(), source->total_bytes());
-    if (source->report().documents == 0) throw RequestError(no_documents_message(corpus.input, source->report()));
+    if (source->report().documents == 0)
+      throw RequestError(no_documents_message(corpus.input, source->report()));
 
     Tokenizer tokenizer(trainer.train());
     if (cancel_requested_) throw Cancelled{};
@@ -356,7 +374,8 @@ bool DataController::prepare(const DataRequest& request) {
   return start([this, corpus, tokenizer_path, data_dir, fraction] {
     if (std::optional<PrepareSummary> summary = read_summary(data_dir); summary && is_prepared(data_dir))
       return std::function<void()>([this, data_dir, s = *summary] { emit prepared(data_dir, s); });
-    ProgressRelay relay(cancel_requested_, [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
+    ProgressRelay relay(cancel_requested_,
+                        [this](const QString& s, qint64 d, qint64 t) { post_progress(s, d, t); });
     relay("Loading the tokenizer", 0, 0);  // no measurable progress: shown as busy
     Tokenizer tokenizer = [&] {
       try {
@@ -417,8 +436,11 @@ QString DataController::data_dir_for(const DataRequest& request) {
     hash.addData(&tokenizer);
   else
     hash.addData(tokenizer.fileName().toUtf8());
-  hash.addData(QString("|%1|%2|%3").arg(request.mode).arg(request.validation_fraction, 0, 'g', 17)
-                   .arg(request.stop_at_bad_input ? "stop" : "skip").toUtf8());
+  hash.addData(QString("|%1|%2|%3")
+                   .arg(request.mode)
+                   .arg(request.validation_fraction, 0, 'g', 17)
+                   .arg(request.stop_at_bad_input ? "stop" : "skip")
+                   .toUtf8());
   const QString digest = QString::fromLatin1(hash.result().toHex().left(12));
   return QDir(root).filePath("data/" + folder_label(request, corpus) + "-" + request.mode + "-" + digest);
 }
@@ -431,7 +453,8 @@ std::optional<PrepareSummary> DataController::read_summary(const QString& data_d
     const nlohmann::json json = nlohmann::json::parse(file);
     PrepareSummary summary;
     summary.source = report_from_json(json.at("source"));
-    if (json.contains("validation_source")) summary.validation_source = report_from_json(json.at("validation_source"));
+    if (json.contains("validation_source"))
+      summary.validation_source = report_from_json(json.at("validation_source"));
     summary.train_documents = json.at("train").at("documents").get<int64_t>();
     summary.train_tokens = json.at("train").at("tokens").get<int64_t>();
     summary.train_shard = dir / json.at("train").at("shard").get<std::string>();

@@ -42,7 +42,8 @@ void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
 // Points AppLocalDataLocation (through XDG_DATA_HOME) into a scratch folder for one test.
 class ScratchDataHome {
  public:
-  ScratchDataHome() : previous_(qgetenv("XDG_DATA_HOME")), had_previous_(qEnvironmentVariableIsSet("XDG_DATA_HOME")) {
+  ScratchDataHome()
+      : previous_(qgetenv("XDG_DATA_HOME")), had_previous_(qEnvironmentVariableIsSet("XDG_DATA_HOME")) {
     qputenv("XDG_DATA_HOME", QByteArray::fromStdString((directory_ / "share").string()));
   }
   ~ScratchDataHome() {
@@ -62,22 +63,28 @@ class ScratchDataHome {
 // Everything a controller says, recorded in order.
 struct Recorder {
   explicit Recorder(DataController& controller) {
-    QObject::connect(&controller, &DataController::progress, [this](const QString& stage, qint64 done, qint64 total) {
-      stages.push_back(stage);
-      last_done[stage] = done;
-      last_total[stage] = total;
-      on_gui_thread = on_gui_thread && QThread::currentThread() == QCoreApplication::instance()->thread();
-    });
-    QObject::connect(&controller, &DataController::prepared, [this](const QString& dir, const PrepareSummary& s) {
-      data_dir = dir;
-      summary = s;
-      ++prepared_count;
-    });
-    QObject::connect(&controller, &DataController::tokenizer_trained, [this](const QString& path) { tokenizer = path; });
-    QObject::connect(&controller, &DataController::failed, [this](const QString& message) { failures << message; });
+    QObject::connect(
+        &controller, &DataController::progress, [this](const QString& stage, qint64 done, qint64 total) {
+          stages.push_back(stage);
+          last_done[stage] = done;
+          last_total[stage] = total;
+          on_gui_thread = on_gui_thread && QThread::currentThread() == QCoreApplication::instance()->thread();
+        });
+    QObject::connect(&controller, &DataController::prepared,
+                     [this](const QString& dir, const PrepareSummary& s) {
+                       data_dir = dir;
+                       summary = s;
+                       ++prepared_count;
+                     });
+    QObject::connect(&controller, &DataController::tokenizer_trained,
+                     [this](const QString& path) { tokenizer = path; });
+    QObject::connect(&controller, &DataController::failed,
+                     [this](const QString& message) { failures << message; });
     QObject::connect(&controller, &DataController::cancelled, [this] { ++cancelled_count; });
   }
-  bool ended() const { return prepared_count > 0 || !tokenizer.isEmpty() || !failures.isEmpty() || cancelled_count; }
+  bool ended() const {
+    return prepared_count > 0 || !tokenizer.isEmpty() || !failures.isEmpty() || cancelled_count;
+  }
 
   QStringList stages;
   std::map<QString, qint64> last_done, last_total;
@@ -186,7 +193,8 @@ TEST(DataController, AMissingFolderFailsNamingIt) {
   EXPECT_FALSE(controller.prepare(request));
   ASSERT_EQ(recorder.failures.size(), 1);
   EXPECT_EQ(recorder.failures[0], "The corpus folder " + request.corpus_path + " does not exist");
-  EXPECT_FALSE(controller.train_tokenizer(request, 300, QString::fromStdString((home.directory() / "tok").string())));
+  EXPECT_FALSE(
+      controller.train_tokenizer(request, 300, QString::fromStdString((home.directory() / "tok").string())));
   EXPECT_EQ(recorder.failures.size(), 2);
   EXPECT_TRUE(recorder.failures[1].contains(request.corpus_path));
   EXPECT_FALSE(std::filesystem::exists(home.directory() / "tok"));
@@ -209,7 +217,8 @@ TEST(DataController, ACorruptJsonlFailsNamingTheFileAndLine) {
     ASSERT_EQ(recorder.failures.size(), 1);
     EXPECT_EQ(recorder.prepared_count, 0);
     const QString message = recorder.failures[0];
-    EXPECT_TRUE(message.startsWith("No document could be read from " + request.corpus_path)) << message.toStdString();
+    EXPECT_TRUE(message.startsWith("No document could be read from " + request.corpus_path))
+        << message.toStdString();
     EXPECT_TRUE(message.contains("2 inputs skipped")) << message.toStdString();
     EXPECT_TRUE(message.contains(request.corpus_path + ":1: malformed JSON")) << message.toStdString();
     const QString data_dir = DataController::data_dir_for(request);
@@ -234,7 +243,8 @@ TEST(DataController, AStoppedPreparationLeavesNoShard) {
   {
     std::ofstream file(corpus, std::ios::binary);
     for (int i = 0; i < 150000; ++i)
-      file << "{\"text\": \"Line " << i << " of a corpus that is long enough to take a while to tokenize.\"}\n";
+      file << "{\"text\": \"Line " << i
+           << " of a corpus that is long enough to take a while to tokenize.\"}\n";
   }
   DataRequest request;
   request.corpus_kind = DataRequest::CorpusKind::jsonl;
@@ -266,7 +276,8 @@ TEST(DataController, TrainsATokenizerAsBpeTrainerDoes) {
       "the quick brown fox jumps over the lazy dog. the dog sleeps; the fox runs.\n",
       "a tokenizer learns the pairs of bytes that occur most often: th, he, the, fox, dog.\n",
       "漠漠秋云起，稍稍夜寒生。秋云起，夜寒生。\n"};
-  for (size_t i = 0; i < texts.size(); ++i) write_bytes(corpus / ("part" + std::to_string(i) + ".txt"), texts[i]);
+  for (size_t i = 0; i < texts.size(); ++i)
+    write_bytes(corpus / ("part" + std::to_string(i) + ".txt"), texts[i]);
 
   DataController controller;
   Recorder recorder(controller);

@@ -7,17 +7,17 @@
 
 #include <QComboBox>
 #include <QCoreApplication>
-#include <QLabel>
-#include <QMouseEvent>
-#include <QTextCursor>
 #include <QDoubleSpinBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QMouseEvent>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QTextBlock>
+#include <QTextCursor>
 #include <QTextDocument>
 #include <QTextEdit>
 
@@ -110,15 +110,18 @@ TEST(DataView, SampleTokensAreTheTokenizersEnglishAndChinese) {
   const std::string utf8 = view.sample_text().toStdString();
   const size_t tokens = tokenizer->encode(utf8).size();
   const QString stats = view.sample_statistics();
-  EXPECT_TRUE(stats.startsWith(QLocale().toString(static_cast<qint64>(tokens)) + " tokens")) << stats.toStdString();
-  EXPECT_TRUE(stats.endsWith(QString::number(static_cast<double>(utf8.size()) / tokens, 'f', 2) + " bytes per token"))
+  EXPECT_TRUE(stats.startsWith(QLocale().toString(static_cast<qint64>(tokens)) + " tokens"))
+      << stats.toStdString();
+  EXPECT_TRUE(
+      stats.endsWith(QString::number(static_cast<double>(utf8.size()) / tokens, 'f', 2) + " bytes per token"))
       << stats.toStdString();
 
   // A token's tooltip gives its id and text.
   const std::vector<int32_t> ids = view.sample_token_ids();
   const QString tip = view.sample_token_tooltip(1);
   EXPECT_TRUE(tip.contains(QString("id %1,").arg(ids[1]))) << tip.toStdString();
-  EXPECT_TRUE(tip.contains("\"" + QString::fromUtf8(tokenizer->token_bytes(ids[1])).replace(' ', QChar(0x2423)) + "\""))
+  EXPECT_TRUE(tip.contains(
+      "\"" + QString::fromUtf8(tokenizer->token_bytes(ids[1])).replace(' ', QChar(0x2423)) + "\""))
       << tip.toStdString();
 
   // Hovering a token reads it out: the mouse just right of where a token's first character starts.
@@ -131,8 +134,8 @@ TEST(DataView, SampleTokensAreTheTokenizersEnglishAndChinese) {
     QTextCursor cursor(display->document());
     cursor.setPosition(spans[token].first);
     const QPointF point = display->cursorRect(cursor).center() + QPointF(2, 0);
-    QMouseEvent move(QEvent::MouseMove, point, display->viewport()->mapToGlobal(point), Qt::NoButton, Qt::NoButton,
-                     Qt::NoModifier);
+    QMouseEvent move(QEvent::MouseMove, point, display->viewport()->mapToGlobal(point), Qt::NoButton,
+                     Qt::NoButton, Qt::NoModifier);
     QCoreApplication::sendEvent(display->viewport(), &move);
     EXPECT_EQ(child<QLabel>(view, "token_readout")->text().toStdString(),
               view.sample_token_tooltip(token).section('\n', 0, 0).toStdString());
@@ -166,9 +169,10 @@ TEST(DataView, SummaryShowsTheNumbersAndSkippedReasons) {
   view.show_summary(summary);
 
   const QLocale locale;
-  EXPECT_EQ(view.summary_field("Documents"), locale.toString(12345) + " read: " + locale.toString(12000) +
-                                                 " train, 345 validation");
-  EXPECT_EQ(view.summary_field("Tokens"), locale.toString(987654) + " train, " + locale.toString(4321) + " validation");
+  EXPECT_EQ(view.summary_field("Documents"),
+            locale.toString(12345) + " read: " + locale.toString(12000) + " train, 345 validation");
+  EXPECT_EQ(view.summary_field("Tokens"),
+            locale.toString(987654) + " train, " + locale.toString(4321) + " validation");
   EXPECT_EQ(view.summary_field("Bytes per token"), "2.500");  // 2,500,000 bytes / 1,000,000 tokens
   EXPECT_EQ(view.summary_field("Skipped"), "3 inputs");
   EXPECT_EQ(view.summary_field("Time"), "1.3 s");
@@ -233,8 +237,9 @@ TEST(DataView, ButtonsEmitTheirRequests) {
   QStringList chosen;
   int cancels = 0;
   QObject::connect(&view, &DataView::prepare_requested, [&](const DataRequest& r) { prepares.push_back(r); });
-  QObject::connect(&view, &DataView::train_tokenizer_requested,
-                   [&](const DataRequest& r, int vocab, const QString& out) { trainings.emplace_back(r, vocab, out); });
+  QObject::connect(
+      &view, &DataView::train_tokenizer_requested,
+      [&](const DataRequest& r, int vocab, const QString& out) { trainings.emplace_back(r, vocab, out); });
   QObject::connect(&view, &DataView::tokenizer_chosen, [&](const QString& path) { chosen << path; });
   QObject::connect(&view, &DataView::cancel_requested, [&] { ++cancels; });
 
