@@ -34,6 +34,7 @@
 #include "moe_view.h"
 #include "rope_view.h"
 #include "train/checkpoint.h"
+#include "tokenizer/tokenizer.h"
 #include "train/lr_schedule.h"
 #include "train_view.h"
 
@@ -147,6 +148,7 @@ MainWindow::MainWindow(std::optional<RunConfig> initial, QWidget* parent) : QMai
   config_view_->set_run_config(initial ? *initial : default_run_config());
   restore_settings(!initial.has_value());
   config_changed(config_view_->run_config());
+  load_sample_tokenizer(data_view_->request().tokenizer_path);
 }
 
 MainWindow::~MainWindow() = default;
@@ -269,8 +271,13 @@ void MainWindow::connect_data() {
   });
   connect(data_, &DataController::tokenizer_trained, this, [this](const QString& path) {
     data_view_->set_busy(false);
-    data_view_->set_tokenizer(std::make_shared<const Tokenizer>(Tokenizer::load(path.toStdString())));
+    data_view_->show_trained_tokenizer(path);
   });
+  connect(data_, &DataController::cancelled, this, [this] {
+    data_view_->set_busy(false);
+    data_view_->show_progress(tr("Cancelled"), 0, 1);
+  });
+  connect(data_view_, &DataView::tokenizer_chosen, this, &MainWindow::load_sample_tokenizer);
   connect(data_, &DataController::failed, this, [this](const QString& message) {
     data_view_->set_busy(false);
     data_view_->show_error(message);
@@ -299,6 +306,17 @@ void MainWindow::connect_generation() {
   });
   connect(generation_, &GenerationController::attention_maps, attention_view_, &AttentionView::set_maps);
   connect(attention_view_, &AttentionView::refresh_requested, this, &MainWindow::refresh_attention);
+}
+
+void MainWindow::load_sample_tokenizer(const QString& path) {
+  const std::filesystem::path file =
+      path.isEmpty() ? default_tokenizer_dir() / "tokenizer.json" : std::filesystem::path(path.toStdString());
+  try {
+    data_view_->set_tokenizer(std::make_shared<const Tokenizer>(
+        Tokenizer::load(std::filesystem::is_directory(file) ? file / "tokenizer.json" : file)));
+  } catch (const std::exception& e) {
+    data_view_->show_error(tr("The tokenizer could not be loaded: %1").arg(e.what()));
+  }
 }
 
 void MainWindow::config_changed(const RunConfig& config) {
@@ -345,8 +363,7 @@ void MainWindow::launch_training(const QString& data_dir) {
   TrainConfig& train = config.train;
   train.data_dir = data_dir.toStdString();
   const DataRequest request = data_view_->request();
-  train.tokenizer = request.tokenizer_path.isEmpty() ? default_tokenizer_dir() / "tokenizer.json"
-                                                     : std::filesystem::path(request.tokenizer_path.toStdString());
+  train.tokenizer = DataController::tokenizer_json_for(request).toStdString();
   train.threads = train_view_->threads();
   train.probe_prompt = attention_view_->probe_prompt().toStdString();
   if (train.run_dir.empty()) {

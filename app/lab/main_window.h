@@ -78,6 +78,7 @@ class MainWindow : public QMainWindow {
   void use_training_model();
   void refresh_attention(const QString& prompt);
   void config_changed(const RunConfig& config);
+  void load_sample_tokenizer(const QString& path);  // empty: the default tokenizer
   void restore_settings(bool restore_config);
   void save_settings() const;
   void remember_run(const QString& run_dir);
