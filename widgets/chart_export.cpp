@@ -14,12 +14,14 @@ namespace minimind {
 
 namespace {
 
-void ask_and_write(QWidget* owner, const QString& suggested, const QString& filter, const ExportWriter& write) {
+void ask_and_write(QWidget* owner, const QString& suggested, const QString& filter,
+                   const ExportWriter& write) {
   const QString path = QFileDialog::getSaveFileName(owner, QObject::tr("Export"), suggested, filter);
   if (path.isEmpty()) return;  // cancelled
   if (!write(path))
-    QMessageBox::warning(owner, QObject::tr("Export failed"),
-                         QObject::tr("Could not write %1 (check that the folder exists and is writable).").arg(path));
+    QMessageBox::warning(
+        owner, QObject::tr("Export failed"),
+        QObject::tr("Could not write %1 (check that the folder exists and is writable).").arg(path));
 }
 
 }  // namespace

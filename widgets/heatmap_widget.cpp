@@ -147,8 +147,9 @@ void HeatmapWidget::update_label_extents() {
 
 QRect HeatmapWidget::grid_rect() const {
   if (rows_ == 0 || cols_ == 0) return {};
-  const int bar_label = std::max({fontMetrics().horizontalAdvance("0.00"), fontMetrics().horizontalAdvance(range_label(range_lo_)),
-                                   fontMetrics().horizontalAdvance(range_label(range_hi_))});
+  const int bar_label = std::max({fontMetrics().horizontalAdvance("0.00"),
+                                  fontMetrics().horizontalAdvance(range_label(range_lo_)),
+                                  fontMetrics().horizontalAdvance(range_label(range_hi_))});
   const int bar = kBarGap + kBarWidth + kMargin + bar_label;
   const int avail_w = width() - 2 * kMargin - row_label_width_ - bar;
   const int avail_h = height() - 2 * kMargin - col_label_height_;
@@ -162,15 +163,20 @@ QRect HeatmapWidget::grid_rect() const {
 QRect HeatmapWidget::cell_rect(int row, int col) const {
   const QRect g = grid_rect();
   if (g.isEmpty() || row < 0 || row >= rows_ || col < 0 || col >= cols_) return {};
-  return QRect(QPoint(col_edge(g, col), row_edge(g, row)), QPoint(col_edge(g, col + 1) - 1, row_edge(g, row + 1) - 1));
+  return QRect(QPoint(col_edge(g, col), row_edge(g, row)),
+               QPoint(col_edge(g, col + 1) - 1, row_edge(g, row + 1) - 1));
 }
 
 std::optional<HeatmapWidget::Cell> HeatmapWidget::cell_at(const QPoint& point) const {
   const QRect g = grid_rect();
   if (g.isEmpty() || !g.contains(point)) return std::nullopt;
-  // The inverse of col_edge / row_edge (with square cells: the offset divided by the cell size).
-  const int col = static_cast<int>(int64_t{point.x() - g.left()} * cols_ / g.width());
-  const int row = static_cast<int>(int64_t{point.y() - g.top()} * rows_ / g.height());
+  // The inverse of col_edge / row_edge: the last column whose edge is at or before the offset o, i.e. the
+  // largest c with floor(c * width / cols) <= o (with square cells: o divided by the cell size).
+  auto index = [](int64_t offset, int64_t count, int64_t extent) {
+    return static_cast<int>(((offset + 1) * count - 1) / extent);
+  };
+  const int col = index(point.x() - g.left(), cols_, g.width());
+  const int row = index(point.y() - g.top(), rows_, g.height());
   if (row < 0 || row >= rows_ || col < 0 || col >= cols_) return std::nullopt;
   return Cell{row, col};
 }
@@ -192,7 +198,8 @@ void HeatmapWidget::rebuild_image() {
   for (int r = 0; r < rows_; ++r) {
     auto* line = reinterpret_cast<QRgb*>(image_.scanLine(r));
     for (int c = 0; c < cols_; ++c)
-      line[c] = masked(r, c) ? qRgba(0, 0, 0, 0) : colour_for(normalised(values_[static_cast<size_t>(r) * cols_ + c])).rgb();
+      line[c] = masked(r, c) ? qRgba(0, 0, 0, 0)
+                             : colour_for(normalised(values_[static_cast<size_t>(r) * cols_ + c])).rgb();
   }
 }
 

@@ -76,7 +76,8 @@ class HeatmapWidget : public QWidget {
   int col_edge(const QRect& grid, int col) const { return grid.left() + col * grid.width() / cols_; }
   int row_edge(const QRect& grid, int row) const { return grid.top() + row * grid.height() / rows_; }
   void rebuild_image();
-  float normalised(float value) const {  // the value's place in the range, 0 at its low end, 1 at its high end
+  // The value's place in the range: 0 at its low end, 1 at its high end.
+  float normalised(float value) const {
     return static_cast<float>((value - range_lo_) / (range_hi_ - range_lo_));
   }
   static QString range_label(double value) { return QString::number(value, 'g', 3); }

@@ -1,7 +1,7 @@
 // A reusable line chart for one or more named series of (step, value) points (the x axis is the training
-// step unless set_x_title names another quantity, e.g. a dimension pair or a distance). Appending is cheap: points
-// go into a buffer and the displayed QLineSeries are rebuilt at most ten times a second (or on flush()),
-// never per point, so a fast training run does not drown the GUI thread in repaints.
+// step unless set_x_title names another quantity, e.g. a dimension pair or a distance). Appending is cheap:
+// points go into a buffer and the displayed QLineSeries are rebuilt at most ten times a second (or on
+// flush()), never per point, so a fast training run does not drown the GUI thread in repaints.
 //
 // Every raw point is kept (for export); what is displayed is derived from them in three stages:
 //   1. smoothing: exponential moving average s_i = f * s_{i-1} + (1 - f) * v_i, s_0 = v_0 (f = 0: raw);

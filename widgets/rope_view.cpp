@@ -58,13 +58,17 @@ std::vector<double> sampled_pair_weights(size_t pairs) {
 
 // A config's RoPE fields are usable when validate() finds nothing wrong with the fields they depend on.
 std::optional<QString> rope_problem(const ModelConfig& config) {
-  static const std::set<std::string> rope_fields = {
-      "hidden_size",  "num_attention_heads", "max_position_embeddings",  "rope_theta",
-      "rope_scaling.type", "rope_scaling.factor", "rope_scaling.beta_slow", "rope_scaling.beta_fast",
-      "rope_scaling.original_max_position_embeddings"};
+  static const std::set<std::string> rope_fields = {"hidden_size",
+                                                    "num_attention_heads",
+                                                    "max_position_embeddings",
+                                                    "rope_theta",
+                                                    "rope_scaling.type",
+                                                    "rope_scaling.factor",
+                                                    "rope_scaling.beta_slow",
+                                                    "rope_scaling.beta_fast",
+                                                    "rope_scaling.original_max_position_embeddings"};
   for (const ConfigIssue& issue : validate(config))
-    if (rope_fields.contains(issue.field))
-      return QString::fromStdString(issue.field + ": " + issue.rule);
+    if (rope_fields.contains(issue.field)) return QString::fromStdString(issue.field + ": " + issue.rule);
   return std::nullopt;
 }
 
@@ -72,7 +76,9 @@ std::optional<QString> table_problem(const RopeTable& table) {
   if (table.head_dim <= 0 || table.head_dim % 2 != 0)
     return QString("head_dim must be positive and even, found %1").arg(table.head_dim);
   if (table.max_positions <= 0 || table.max_positions > kMaxPositionEmbeddings)
-    return QString("max_positions must be in [1, %1], found %2").arg(kMaxPositionEmbeddings).arg(table.max_positions);
+    return QString("max_positions must be in [1, %1], found %2")
+        .arg(kMaxPositionEmbeddings)
+        .arg(table.max_positions);
   const auto pairs = static_cast<size_t>(table.head_dim / 2);
   if (table.frequencies.size() != pairs || table.base_frequencies.size() != pairs)
     return QString("expected %1 frequencies (head_dim / 2) of each kind, found %2 in use and %3 base")
@@ -93,19 +99,23 @@ RopeView::RopeView(QWidget* parent) : QWidget(parent) {
   frequency_chart_ = new MetricChart(tr("Inverse frequency theta_i per dimension pair (log scale)"));
   frequency_chart_->set_x_title(tr("dimension pair i"));
   frequency_chart_->set_log_scale(true);
-  frequency_chart_->setToolTip(tr("theta_i = rope_theta^(-2i/head_dim) radians per position; with YaRN, the "
-                                  "rescaled values the model uses beside the original ones"));
+  frequency_chart_->setToolTip(
+      tr("theta_i = rope_theta^(-2i/head_dim) radians per position; with YaRN, the "
+         "rescaled values the model uses beside the original ones"));
   wavelength_chart_ = new MetricChart(tr("Wavelength 2 pi / theta_i against the context length (log scale)"));
   wavelength_chart_->set_x_title(tr("dimension pair i"));
   wavelength_chart_->set_log_scale(true);
-  wavelength_chart_->setToolTip(tr("Positions for one full turn of each pair. Pairs above the context line "
-                                   "never complete a turn within the context."));
-  decay_chart_ = new MetricChart(tr("Relative-position decay E[q . R(d) q] / E[q . q] for random Gaussian q"));
+  wavelength_chart_->setToolTip(
+      tr("Positions for one full turn of each pair. Pairs above the context line "
+         "never complete a turn within the context."));
+  decay_chart_ =
+      new MetricChart(tr("Relative-position decay E[q . R(d) q] / E[q . q] for random Gaussian q"));
   decay_chart_->set_x_title(tr("relative distance d (positions)"));
-  decay_chart_->setToolTip(tr("The expected value is the mean over pairs of cos(d theta_i); the sampled curve "
-                              "averages %1 random q vectors (seed %2).")
-                               .arg(kDecaySamples)
-                               .arg(kDecaySeed));
+  decay_chart_->setToolTip(
+      tr("The expected value is the mean over pairs of cos(d theta_i); the sampled curve "
+         "averages %1 random q vectors (seed %2).")
+          .arg(kDecaySamples)
+          .arg(kDecaySeed));
 
   angle_heatmap_ = new HeatmapWidget;
   angle_heatmap_->set_causal_mask(false);
@@ -213,13 +223,14 @@ void RopeView::set_rope_table(const RopeTable& table) {
   if (scaled && config_ && config_->yarn_active())
     original = config_->rope_scaling.original_max_position_embeddings;
   show_frequencies(table.frequencies, table.base_frequencies, table.max_positions, original);
-  summary_label_->setText(tr("Frequencies of the running model at step %1: head_dim %2 (%3 pairs), context %4 "
-                             "positions, %5.")
-                              .arg(table.step)
-                              .arg(table.head_dim)
-                              .arg(table.head_dim / 2)
-                              .arg(table.max_positions)
-                              .arg(scaled ? tr("YaRN-scaled") : tr("no scaling")));
+  summary_label_->setText(
+      tr("Frequencies of the running model at step %1: head_dim %2 (%3 pairs), context %4 "
+         "positions, %5.")
+          .arg(table.step)
+          .arg(table.head_dim)
+          .arg(table.head_dim / 2)
+          .arg(table.max_positions)
+          .arg(scaled ? tr("YaRN-scaled") : tr("no scaling")));
 }
 
 void RopeView::show_frequencies(std::vector<double> in_use, std::vector<double> base, int64_t context,

@@ -30,7 +30,7 @@ class RopeView : public QWidget {
   static inline const QString kFrequency = QStringLiteral("frequency");
   static inline const QString kOriginal = QStringLiteral("original");
   static inline const QString kScaled = QStringLiteral("YaRN-scaled");
-  static inline const QString kContext = QStringLiteral("context length");                    // wavelength chart
+  static inline const QString kContext = QStringLiteral("context length");  // wavelength chart
   static inline const QString kOriginalContext = QStringLiteral("original context length");  // with YaRN
   static inline const QString kExpectedDecay = QStringLiteral("expected: mean cos(d theta_i)");
   static inline const QString kSampledDecay = QStringLiteral("sampled: 256 random q");
@@ -87,7 +87,7 @@ class RopeView : public QWidget {
   std::vector<double> base_frequencies_;
   int64_t context_ = 0;
   std::optional<int64_t> original_context_;  // shown when YaRN rescales the frequencies
-  std::optional<ModelConfig> config_;         // the last config shown, for the original context of events
+  std::optional<ModelConfig> config_;        // the last config shown, for the original context of events
 };
 
 }  // namespace minimind

@@ -65,8 +65,8 @@ TEST(RopeView, PlottedFrequenciesEqualCore) {
     EXPECT_DOUBLE_EQ(points[i].x(), double(i));
     EXPECT_DOUBLE_EQ(points[i].y(), expected[i]);
   }
-  EXPECT_DOUBLE_EQ(points[0].y(), 1.0);                             // theta^0
-  EXPECT_NEAR(points[16].y(), std::pow(1e6, -32.0 / 64), 1e-15);   // theta^(-2i/d), i = 16
+  EXPECT_DOUBLE_EQ(points[0].y(), 1.0);                           // theta^0
+  EXPECT_NEAR(points[16].y(), std::pow(1e6, -32.0 / 64), 1e-15);  // theta^(-2i/d), i = 16
   EXPECT_EQ(view.frequency_chart()->series_names(), QStringList{RopeView::kFrequency});  // one series
   EXPECT_TRUE(view.frequency_chart()->log_scale());
 
