@@ -106,6 +106,23 @@ void HeatmapWidget::set_causal_mask(bool masked) {
   update();
 }
 
+void HeatmapWidget::set_value_range(double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
+    throw std::invalid_argument("heatmap: value range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                "] is empty or not finite");
+  if (lo == range_lo_ && hi == range_hi_) return;
+  range_lo_ = lo;
+  range_hi_ = hi;
+  rebuild_image();
+  update();
+}
+
+void HeatmapWidget::set_square_cells(bool square) {
+  if (square == square_cells_) return;
+  square_cells_ = square;
+  update();
+}
+
 void HeatmapWidget::set_axis_nouns(const QString& row_noun, const QString& col_noun) {
   row_noun_ = row_noun;
   col_noun_ = col_noun;
@@ -130,9 +147,14 @@ void HeatmapWidget::update_label_extents() {
 
 QRect HeatmapWidget::grid_rect() const {
   if (rows_ == 0 || cols_ == 0) return {};
-  const int bar = kBarGap + kBarWidth + kMargin + fontMetrics().horizontalAdvance("0.00");
+  const int bar_label = std::max({fontMetrics().horizontalAdvance("0.00"),
+                                  fontMetrics().horizontalAdvance(range_label(range_lo_)),
+                                  fontMetrics().horizontalAdvance(range_label(range_hi_))});
+  const int bar = kBarGap + kBarWidth + kMargin + bar_label;
   const int avail_w = width() - 2 * kMargin - row_label_width_ - bar;
   const int avail_h = height() - 2 * kMargin - col_label_height_;
+  if (!square_cells_)
+    return QRect(kMargin + row_label_width_, kMargin, std::max(1, avail_w), std::max(1, avail_h));
   // Square cells, as large as fit; at least one pixel.
   const int cell = std::max(1, std::min(avail_w / cols_, avail_h / rows_));
   return QRect(kMargin + row_label_width_, kMargin, cell * cols_, cell * rows_);
@@ -141,16 +163,20 @@ QRect HeatmapWidget::grid_rect() const {
 QRect HeatmapWidget::cell_rect(int row, int col) const {
   const QRect g = grid_rect();
   if (g.isEmpty() || row < 0 || row >= rows_ || col < 0 || col >= cols_) return {};
-  const int cell = g.width() / cols_;
-  return QRect(g.left() + col * cell, g.top() + row * cell, cell, cell);
+  return QRect(QPoint(col_edge(g, col), row_edge(g, row)),
+               QPoint(col_edge(g, col + 1) - 1, row_edge(g, row + 1) - 1));
 }
 
 std::optional<HeatmapWidget::Cell> HeatmapWidget::cell_at(const QPoint& point) const {
   const QRect g = grid_rect();
   if (g.isEmpty() || !g.contains(point)) return std::nullopt;
-  const int cell = g.width() / cols_;
-  const int col = (point.x() - g.left()) / cell;
-  const int row = (point.y() - g.top()) / cell;
+  // The inverse of col_edge / row_edge: the last column whose edge is at or before the offset o, i.e. the
+  // largest c with floor(c * width / cols) <= o (with square cells: o divided by the cell size).
+  auto index = [](int64_t offset, int64_t count, int64_t extent) {
+    return static_cast<int>(((offset + 1) * count - 1) / extent);
+  };
+  const int col = index(point.x() - g.left(), cols_, g.width());
+  const int row = index(point.y() - g.top(), rows_, g.height());
   if (row < 0 || row >= rows_ || col < 0 || col >= cols_) return std::nullopt;
   return Cell{row, col};
 }
@@ -172,7 +198,8 @@ void HeatmapWidget::rebuild_image() {
   for (int r = 0; r < rows_; ++r) {
     auto* line = reinterpret_cast<QRgb*>(image_.scanLine(r));
     for (int c = 0; c < cols_; ++c)
-      line[c] = masked(r, c) ? qRgba(0, 0, 0, 0) : colour_for(values_[static_cast<size_t>(r) * cols_ + c]).rgb();
+      line[c] = masked(r, c) ? qRgba(0, 0, 0, 0)
+                             : colour_for(normalised(values_[static_cast<size_t>(r) * cols_ + c])).rgb();
   }
 }
 
@@ -186,32 +213,43 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     return;
   }
   const QFontMetrics fm = fontMetrics();
-  const int cell = g.width() / cols_;
   // Cells: masked ones are transparent in the image and show this background.
   p.fillRect(g, palette().color(QPalette::Window));
   p.setRenderHint(QPainter::SmoothPixmapTransform, false);
   p.drawImage(g, image_);
 
   p.setPen(palette().color(QPalette::Text));
-  // Row labels, right-aligned against the grid, skipped when the cells are too small to read them.
-  if (cell >= fm.height() * 2 / 3) {
-    for (int r = 0; r < rows_; ++r) {
-      const QString text = fm.elidedText(row_labels_[r], Qt::ElideRight, kMaxLabelWidth);
-      p.drawText(QRect(kMargin, g.top() + r * cell, row_label_width_ - kMargin, cell),
-                 Qt::AlignRight | Qt::AlignVCenter, text);
-    }
-    // Column labels, rotated to read bottom-up, their end against the grid's bottom edge.
-    for (int c = 0; c < cols_; ++c) {
-      const QString text = fm.elidedText(col_labels_[c], Qt::ElideRight, kMaxLabelWidth);
-      p.save();
-      p.translate(g.left() + c * cell + cell / 2, g.bottom() + 1 + kMargin / 2);
-      p.rotate(-90);
-      p.drawText(QRect(-(col_label_height_ - kMargin), -cell / 2, col_label_height_ - kMargin, cell),
-                 Qt::AlignRight | Qt::AlignVCenter, text);
-      p.restore();
-    }
+  // Square cells: every label, or none when the cells are too small to read them. Stretched cells: every
+  // k-th label, k chosen so that neighbouring labels do not overlap.
+  const int readable = fm.height() * 2 / 3;
+  const double cell_w = double(g.width()) / cols_, cell_h = double(g.height()) / rows_;
+  int row_stride = 1, col_stride = 1;
+  if (square_cells_) {
+    row_stride = col_stride = cell_w >= readable ? 1 : 0;
+  } else {
+    row_stride = std::max(1, static_cast<int>(std::ceil(fm.height() / cell_h)));
+    col_stride = std::max(1, static_cast<int>(std::ceil(fm.height() / cell_w)));
   }
-  // Colour bar from 0 (bottom) to 1 (top).
+  // Row labels, right-aligned against the grid, centred on their row.
+  for (int r = 0; row_stride > 0 && r < rows_; r += row_stride) {
+    const QString text = fm.elidedText(row_labels_[r], Qt::ElideRight, kMaxLabelWidth);
+    const int top = row_edge(g, r), height = std::max(row_edge(g, r + 1) - top, fm.height());
+    const int centre = (top + row_edge(g, r + 1)) / 2;
+    p.drawText(QRect(kMargin, centre - height / 2, row_label_width_ - kMargin, height),
+               Qt::AlignRight | Qt::AlignVCenter, text);
+  }
+  // Column labels, rotated to read bottom-up, their end against the grid's bottom edge.
+  for (int c = 0; col_stride > 0 && c < cols_; c += col_stride) {
+    const QString text = fm.elidedText(col_labels_[c], Qt::ElideRight, kMaxLabelWidth);
+    const int width = std::max(col_edge(g, c + 1) - col_edge(g, c), fm.height());
+    p.save();
+    p.translate((col_edge(g, c) + col_edge(g, c + 1)) / 2, g.bottom() + 1 + kMargin / 2);
+    p.rotate(-90);
+    p.drawText(QRect(-(col_label_height_ - kMargin), -width / 2, col_label_height_ - kMargin, width),
+               Qt::AlignRight | Qt::AlignVCenter, text);
+    p.restore();
+  }
+  // Colour bar from the range's low end (bottom) to its high end (top).
   const QRect bar(g.right() + 1 + kBarGap, g.top(), kBarWidth, g.height());
   for (int y = 0; y < bar.height(); ++y) {
     const float v = bar.height() > 1 ? 1.0f - static_cast<float>(y) / (bar.height() - 1) : 1.0f;
@@ -219,8 +257,8 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     p.drawLine(bar.left(), bar.top() + y, bar.right(), bar.top() + y);
   }
   p.setPen(palette().color(QPalette::Text));
-  p.drawText(QPoint(bar.right() + 4, bar.top() + fm.ascent()), "1");
-  p.drawText(QPoint(bar.right() + 4, bar.bottom()), "0");
+  p.drawText(QPoint(bar.right() + 4, bar.top() + fm.ascent()), range_label(range_hi_));
+  p.drawText(QPoint(bar.right() + 4, bar.bottom()), range_label(range_lo_));
 }
 
 void HeatmapWidget::set_hover(const QString& text) {

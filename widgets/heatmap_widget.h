@@ -1,6 +1,8 @@
-// Paints a matrix of values in [0, 1] as colours (viridis), with row and column labels, a hover read-out and
-// an optional causal mask (the upper triangle, key after query, drawn as background). The cells are painted
-// from a cached image rebuilt only when the data changes; labels are drawn over it at paint time.
+// Paints a matrix of values as colours (viridis over a value range, [0, 1] unless set), with row and column
+// labels, a hover read-out and an optional causal mask (the upper triangle, key after query, drawn as
+// background). The cells are painted from a cached image rebuilt only when the data changes; labels are drawn
+// over it at paint time. Cells are square by default; a long matrix (positions, steps) can stretch them to
+// fill the widget instead, and then every k-th label is drawn so that they do not overlap.
 #pragma once
 
 #include <QImage>
@@ -31,6 +33,13 @@ class HeatmapWidget : public QWidget {
   void set_causal_mask(bool masked);
   // What a hovered cell is called in the read-out: "<row noun> <token> -> <col noun> <token>: <weight>".
   void set_axis_nouns(const QString& row_noun, const QString& col_noun);
+  // Values from lo (first colour) to hi (last colour), clamped outside; the colour bar is labelled with
+  // both. Throws std::invalid_argument unless lo < hi, both finite.
+  void set_value_range(double lo, double hi);
+  double range_low() const { return range_lo_; }
+  double range_high() const { return range_hi_; }
+  // false: cells take the whole grid area, however wide or tall (default: square cells).
+  void set_square_cells(bool square);
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }
@@ -63,7 +72,15 @@ class HeatmapWidget : public QWidget {
 
  private:
   QRect grid_rect() const;  // where the cells go, in widget coordinates
+  // Edges of column `col` / row `row` in the grid (cell boundaries fall on whole pixels).
+  int col_edge(const QRect& grid, int col) const { return grid.left() + col * grid.width() / cols_; }
+  int row_edge(const QRect& grid, int row) const { return grid.top() + row * grid.height() / rows_; }
   void rebuild_image();
+  // The value's place in the range: 0 at its low end, 1 at its high end.
+  float normalised(float value) const {
+    return static_cast<float>((value - range_lo_) / (range_hi_ - range_lo_));
+  }
+  static QString range_label(double value) { return QString::number(value, 'g', 3); }
   void update_label_extents();
   void set_hover(const QString& text);
 
@@ -72,6 +89,8 @@ class HeatmapWidget : public QWidget {
   QStringList row_labels_, col_labels_;
   bool causal_mask_ = true;
   QString row_noun_ = "query", col_noun_ = "key";
+  double range_lo_ = 0, range_hi_ = 1;
+  bool square_cells_ = true;
   QImage image_;  // one pixel per cell, rebuilt when the data changes
   int row_label_width_ = 0, col_label_height_ = 0;
   QString last_hover_;

@@ -137,6 +137,21 @@ void MetricChart::remove_series_with_style(Style style) {
   update_ranges();
 }
 
+void MetricChart::remove_series(const QString& name) {
+  auto it = series_.find(name);
+  if (it == series_.end()) return;
+  chart()->removeSeries(it->second.line);
+  delete it->second.line;
+  order_.erase(std::find(order_.begin(), order_.end(), name));
+  series_.erase(it);
+  update_ranges();
+}
+
+void MetricChart::set_x_title(const QString& title) {
+  x_title_ = title;
+  x_axis_->setTitleText(title);
+}
+
 std::vector<QPointF> MetricChart::displayed_points(const Entry& e) const {
   // A planned curve is a schedule, not a noisy measurement: smoothing it would only distort it.
   std::vector<QPointF> points = smooth(e.raw, e.style == Style::Planned ? 0 : smoothing_);
@@ -221,7 +236,9 @@ bool MetricChart::export_csv(const QString& path) const {
   QFile file(path);
   if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
   QTextStream out(&file);
-  out << "series,step,value\n";
+  QString x_column = x_title_;
+  if (x_column.contains(',') || x_column.contains('"')) x_column = '"' + x_column.replace("\"", "\"\"") + '"';
+  out << "series," << x_column << ",value\n";
   for (const QString& name : order_) {
     QString quoted = name;
     if (quoted.contains(',') || quoted.contains('"')) quoted = '"' + quoted.replace("\"", "\"\"") + '"';
@@ -255,7 +272,10 @@ QString MetricChart::readout_at(double step) const {
     }
   }
   if (!found) return {};
-  return QStringLiteral("%1  step %2: %3").arg(best_name).arg(best.x(), 0, 'g', 12).arg(best.y(), 0, 'g', 6);
+  return QStringLiteral("%1  %2 %3: %4")
+      .arg(best_name, x_title_)
+      .arg(best.x(), 0, 'g', 12)
+      .arg(best.y(), 0, 'g', 6);
 }
 
 void MetricChart::mouseMoveEvent(QMouseEvent* event) {

@@ -1,6 +1,7 @@
-// A reusable line chart for one or more named series of (step, value) points. Appending is cheap: points
-// go into a buffer and the displayed QLineSeries are rebuilt at most ten times a second (or on flush()),
-// never per point, so a fast training run does not drown the GUI thread in repaints.
+// A reusable line chart for one or more named series of (step, value) points (the x axis is the training
+// step unless set_x_title names another quantity, e.g. a dimension pair or a distance). Appending is cheap:
+// points go into a buffer and the displayed QLineSeries are rebuilt at most ten times a second (or on
+// flush()), never per point, so a fast training run does not drown the GUI thread in repaints.
 //
 // Every raw point is kept (for export); what is displayed is derived from them in three stages:
 //   1. smoothing: exponential moving average s_i = f * s_{i-1} + (1 - f) * v_i, s_0 = v_0 (f = 0: raw);
@@ -47,6 +48,12 @@ class MetricChart : public QChartView {
   void set_points(const QString& name, std::vector<QPointF> points, Style style = Style::Normal);
   // Removes the series of this style (e.g. a previous overlay before loading another).
   void remove_series_with_style(Style style);
+  // Removes one series (nothing happens when there is none of that name).
+  void remove_series(const QString& name);
+  // What the x values are: the axis title, the CSV header's second column and the read-out's noun
+  // ("step" unless set).
+  void set_x_title(const QString& title);
+  QString x_title() const { return x_title_; }
 
   // Rebuilds the displayed series from the raw points of those that changed.
   void flush();
@@ -57,13 +64,13 @@ class MetricChart : public QChartView {
   void set_log_scale(bool on);
   bool log_scale() const { return log_scale_; }
 
-  // Writes "series,step,value" rows of every raw (unsmoothed, undecimated) point; false on I/O failure.
+  // Writes "series,<x title>,value" rows of every raw (unsmoothed, undecimated) point; false on I/O failure.
   bool export_csv(const QString& path) const;
   // Saves a picture of the chart as it is shown; false on failure.
   bool export_png(const QString& path);
 
   // The read-out shown on hover: the displayed point nearest to `step` over all series, e.g.
-  // "loss  step 120: 2.3456"; empty when nothing is displayed.
+  // "loss  step 120: 2.3456" (the x title in place of "step"); empty when nothing is displayed.
   QString readout_at(double step) const;
 
   // For tests and callers that want to inspect what is drawn.
@@ -95,6 +102,7 @@ class MetricChart : public QChartView {
   QTimer timer_;
   double smoothing_ = 0;
   bool log_scale_ = false;
+  QString x_title_ = QStringLiteral("step");
 };
 
 }  // namespace minimind
