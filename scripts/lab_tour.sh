@@ -21,7 +21,6 @@ mkdir -p "$shots"
 shots=$(realpath "$shots")
 
 profile=$(mktemp -d)
-display=":$((90 + RANDOM % 500))"
 cleanup() {
   [[ -n ${lab_pid:-} ]] && kill "$lab_pid" 2>/dev/null || true
   [[ -n ${xvfb_pid:-} ]] && kill "$xvfb_pid" 2>/dev/null || true
@@ -29,28 +28,47 @@ cleanup() {
 }
 trap cleanup EXIT
 
-Xvfb "$display" -screen 0 1400x940x24 -nolisten tcp >/dev/null 2>&1 &
-xvfb_pid=$!
-export DISPLAY=$display
-for _ in $(seq 50); do xdotool getmouselocation >/dev/null 2>&1 && break; sleep 0.1; done
+start_display() {  # a new X server for each session, so that no input state carries over between them
+  [[ -n ${xvfb_pid:-} ]] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null || true
+  display=":$((90 + RANDOM % 500))"
+  Xvfb "$display" -screen 0 1400x940x24 -nolisten tcp >/dev/null 2>&1 &
+  xvfb_pid=$!
+  export DISPLAY=$display
+  for _ in $(seq 50); do xdotool getmouselocation >/dev/null 2>&1 && break; sleep 0.1; done
+}
 
 # A fresh machine: no saved settings, no prepared data, no earlier runs.
 export XDG_CONFIG_HOME=$profile/config XDG_DATA_HOME=$profile/data XDG_CACHE_HOME=$profile/cache
 export QT_QPA_PLATFORM=xcb
-"$lab" --report-latency >"$profile/lab.out" 2>"$profile/lab.err" &
-lab_pid=$!
-
-window=$(xdotool search --sync --onlyvisible --name '^MiniMind Lab$' | head -1)
-xdotool windowmove "$window" 0 0 windowsize "$window" 1400 940 windowfocus --sync "$window"
-sleep 1.5
-
-shot() {  # shot NAME: the whole screen (the window fills it) into NAME.png
+launch() {  # launch ARGS...: starts the lab and waits for its window
+  "$lab" "$@" >"$profile/lab.out" 2>"$profile/lab.err" &
+  lab_pid=$!
+  xdotool search --sync --onlyvisible --name '^MiniMind Lab$' >/dev/null
+  sleep 2  # the window settles (restoring a saved layout can replace the first native window)
+  window=$(xdotool search --onlyvisible --name '^MiniMind Lab$' | head -1)
+  xdotool windowmove "$window" 0 0 windowsize "$window" 1400 940 windowfocus --sync "$window"
+  sleep 0.5
+}
+close_answering_yes() {  # asks the lab to quit while it trains, pictures the question, answers yes
+  key ctrl+q
+  [[ -n ${1:-} ]] && shot "$1" 1.5 || sleep 1.5
+  key y
+  for _ in $(seq 100); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$lab_pid" 2>/dev/null; then echo "lab_tour: the lab did not close within 10 s of answering yes" >&2; exit 1; fi
+  wait "$lab_pid" || { echo "lab_tour: the lab exited with an error:" >&2; cat "$profile/lab.err" >&2; exit 1; }
+  lab_pid=
+}
+shot() {  # shot NAME [DELAY]: the whole screen (the window fills it) into NAME.png
   sleep "${2:-1.2}"
   import -window root "$shots/$1.png"
   echo "lab_tour: $shots/$1.png"
 }
-key() { xdotool key --window "$window" --clearmodifiers "$@"; }
+# Real key presses (XTEST) to the focused window, as a keyboard would send them.
+key() { xdotool key --clearmodifiers "$@"; }
 
+# The first session: no arguments, as the quick start opens it.
+start_display
+launch --report-latency
 key ctrl+1 && shot 01-configure
 key ctrl+2 && shot 02-data
 key ctrl+3 && sleep 0.5
@@ -61,24 +79,32 @@ shot 04-train
 key ctrl+4 && shot 05-dashboard
 key ctrl+5 && shot 06-attention
 key ctrl+6 && shot 07-rope
-key ctrl+7 && shot 08-moe
+key ctrl+7 && shot 08-moe-dense 0.8
 key ctrl+8 && sleep 0.5
 key ctrl+shift+m  # use a snapshot of the model being trained
 sleep 2
 key ctrl+Return  # generate from the prompt
-shot 09-generate 6
-
-key ctrl+q  # the lab asks whether to stop the run
-shot 10-close-while-training 1.5
-key y
-for _ in $(seq 100); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$lab_pid" 2>/dev/null; then echo "lab_tour: the lab did not close within 10 s of answering yes" >&2; exit 1; fi
-wait "$lab_pid" || { echo "lab_tour: the lab exited with an error:" >&2; cat "$profile/lab.err" >&2; exit 1; }
-lab_pid=
-
+sleep 5
+xdotool mousemove 260 514  # over a generated token: its candidates show as a tooltip
+shot 09-generate 2
+close_answering_yes 10-close-while-training
 cat "$profile/lab.out"
+
+# The second session: a small mixture-of-experts model (from a config.json), for the MoE view.
+"$(dirname "$lab")/minimind" init --preset tiny --use_moe true --n_routed_experts 4 --num_experts_per_tok 2 \
+  --out "$profile/moe" >/dev/null
+start_display
+launch --config "$profile/moe/config.json"
+key F5
+sleep $((train_seconds / 2 + 8))
+key ctrl+7 && shot 11-moe 1.5
+close_answering_yes
+
+# Both runs were stopped by the close and must have left a checkpoint.
 runs=("$XDG_DATA_HOME"/MiniMind/"MiniMind Lab"/runs/*)
-[[ -d ${runs[0]} ]] || { echo "lab_tour: no run directory was made" >&2; exit 1; }
-ls -d "${runs[0]}"/checkpoints/step-* >/dev/null 2>&1 || { echo "lab_tour: the run left no checkpoint" >&2; exit 1; }
-echo "lab_tour: run ${runs[0]}: $(ls "${runs[0]}"/checkpoints | tr '\n' ' ')"
-echo "lab_tour: last metrics: $(tail -1 "${runs[0]}"/metrics.csv)"
+[[ ${#runs[@]} -eq 2 && -d ${runs[0]} ]] || { echo "lab_tour: expected two run directories, found: ${runs[*]}" >&2; exit 1; }
+for run in "${runs[@]}"; do
+  ls -d "$run"/checkpoints/step-* >/dev/null 2>&1 || { echo "lab_tour: $run left no checkpoint" >&2; exit 1; }
+  echo "lab_tour: run $run: $(ls "$run"/checkpoints | tr '\n' ' ')"
+  echo "lab_tour:   last metrics: $(tail -1 "$run"/metrics.csv)"
+done

@@ -7,11 +7,14 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLineSeries>
 #include <QPushButton>
 #include <QSlider>
 #include <QTextStream>
 #include <QVBoxLayout>
 #include <map>
+
+#include "chart_export.h"
 
 namespace minimind {
 
@@ -26,6 +29,7 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent) {
   loss_ = new MetricChart(tr("Loss"));
   loss_->add_series(kTrain);
   loss_->add_series(kValidation);
+  loss_->series(kValidation)->setPointsVisible(true);  // validations are sparse: a lone one must show
   learning_rate_ = new MetricChart(tr("Learning rate"));
   learning_rate_->add_series(kPlanned, MetricChart::Style::Planned);
   learning_rate_->add_series(kActual);
@@ -66,15 +70,19 @@ DashboardView::DashboardView(QWidget* parent) : QWidget(parent) {
 
   // Loss, the chart watched most, gets the whole top row.
   auto* grid = new QGridLayout;
-  grid->addWidget(loss_, 0, 0, 1, 2);
-  grid->addWidget(learning_rate_, 1, 0);
-  grid->addWidget(grad_norm_, 1, 1);
-  grid->addWidget(aux_loss_, 2, 0);
-  grid->addWidget(tokens_per_s_, 2, 1);
+  grid->addWidget(with_export_buttons(loss_, "loss"), 0, 0, 1, 2);
+  grid->addWidget(with_export_buttons(learning_rate_, "learning_rate"), 1, 0);
+  grid->addWidget(with_export_buttons(grad_norm_, "grad_norm"), 1, 1);
+  grid->addWidget(with_export_buttons(aux_loss_, "aux_loss"), 2, 0);
+  grid->addWidget(with_export_buttons(tokens_per_s_, "tokens_per_s"), 2, 1);
 
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(controls);
   layout->addLayout(grid, 1);
+}
+
+void DashboardView::clear_run() {
+  for (MetricChart* chart : charts()) chart->clear_points(MetricChart::Style::Normal);
 }
 
 void DashboardView::add(const StepMetrics& m) {

@@ -41,6 +41,9 @@ class DashboardView : public QWidget {
   QSlider* smoothing_slider() const { return smoothing_; }
   QCheckBox* log_scale_box() const { return log_scale_; }
 
+  // Empties the live series (a new run starts); the planned curve and the overlay stay.
+  void clear_run();
+
   // Displays every chart's pending points now instead of at the next tick.
   void flush();
 

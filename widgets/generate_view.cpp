@@ -13,8 +13,8 @@
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QScrollBar>
 #include <QShortcut>
+#include <QScrollBar>
 #include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
@@ -123,6 +123,18 @@ GenerateView::GenerateView(QWidget* parent) : QWidget(parent) {
   stop_button_ = new QPushButton(tr("Stop"), this);
   stop_button_->setObjectName("stop_button");
   stop_button_->setToolTip(tr("Stop after the token being generated"));
+  generate_button_->setToolTip(tr("Generate from the prompt (Ctrl+Return)"));
+  // Ctrl+Return generates from anywhere in the view, as in chat playgrounds; Escape stops.
+  auto* generate_shortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
+  generate_shortcut->setContext(Qt::WidgetWithChildrenShortcut);
+  connect(generate_shortcut, &QShortcut::activated, this, [this] {
+    if (generate_button_->isEnabled()) generate_button_->click();
+  });
+  auto* stop_shortcut = new QShortcut(QKeySequence(Qt::Key_Escape), this);
+  stop_shortcut->setContext(Qt::WidgetWithChildrenShortcut);
+  connect(stop_shortcut, &QShortcut::activated, this, [this] {
+    if (stop_button_->isEnabled()) stop_button_->click();
+  });
   buttons->addWidget(generate_button_);
   buttons->addWidget(stop_button_);
   buttons->addStretch(1);

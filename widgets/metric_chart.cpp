@@ -137,6 +137,16 @@ void MetricChart::remove_series_with_style(Style style) {
   update_ranges();
 }
 
+void MetricChart::clear_points(Style style) {
+  for (auto& [name, e] : series_) {
+    if (e.style != style) continue;
+    e.raw.clear();
+    e.line->clear();
+    e.dirty = false;
+  }
+  update_ranges();
+}
+
 void MetricChart::remove_series(const QString& name) {
   auto it = series_.find(name);
   if (it == series_.end()) return;
@@ -173,6 +183,27 @@ void MetricChart::flush() {
   if (changed) update_ranges();
 }
 
+namespace {
+
+// Sets the range with ticks at round numbers (1, 2 or 5 times a power of ten), about `ticks` of them, so that
+// axes read "0, 100, 200" rather than "1, 14.5, 28". The interval is set before the range: the other order would
+// lay out the new range with the old interval first, which for a range grown by orders of magnitude means
+// billions of ticks.
+void set_range_with_round_ticks(QValueAxis* axis, double lo, double hi, int ticks = 5) {
+  const double raw = (hi - lo) / ticks;
+  if (raw > 0 && std::isfinite(raw)) {
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double fraction = raw / magnitude;
+    const double step = (fraction < 1.5 ? 1 : fraction < 3.5 ? 2 : fraction < 7.5 ? 5 : 10) * magnitude;
+    axis->setTickType(QValueAxis::TicksDynamic);
+    axis->setTickAnchor(0);
+    axis->setTickInterval(step);
+  }
+  axis->setRange(lo, hi);
+}
+
+}  // namespace
+
 void MetricChart::update_ranges() {
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
   double y_lo = x_lo, y_hi = -x_lo;
@@ -186,13 +217,17 @@ void MetricChart::update_ranges() {
   }
   if (!std::isfinite(x_lo)) return;  // nothing displayed yet
   if (x_hi == x_lo) x_hi = x_lo + 1;
-  x_axis_->setRange(x_lo, x_hi);
+  set_range_with_round_ticks(x_axis_, x_lo, x_hi);
   if (log_scale_) {
     if (y_hi == y_lo) y_hi = y_lo * 10;
     y_axis_->setRange(y_lo / 1.1, y_hi * 1.1);
   } else {
     const double pad = y_hi == y_lo ? std::max(1e-12, std::abs(y_lo) * 0.1) : (y_hi - y_lo) * 0.05;
-    y_axis_->setRange(y_lo - pad, y_hi + pad);
+    // While the axis is being swapped for the scale the type can lag behind log_scale_.
+    if (auto* linear = qobject_cast<QValueAxis*>(y_axis_))
+      set_range_with_round_ticks(linear, y_lo - pad, y_hi + pad);
+    else
+      y_axis_->setRange(y_lo - pad, y_hi + pad);
   }
 }
 

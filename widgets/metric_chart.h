@@ -48,6 +48,8 @@ class MetricChart : public QChartView {
   void set_points(const QString& name, std::vector<QPointF> points, Style style = Style::Normal);
   // Removes the series of this style (e.g. a previous overlay before loading another).
   void remove_series_with_style(Style style);
+  // Empties the series of this style but keeps them (their look and legend), e.g. when a new run starts.
+  void clear_points(Style style);
   // Removes one series (nothing happens when there is none of that name).
   void remove_series(const QString& name);
   // What the x values are: the axis title, the CSV header's second column and the read-out's noun

@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "chart_export.h"
 #include "metric_chart.h"
 
 namespace minimind {
@@ -119,7 +120,7 @@ TrainView::TrainView(QWidget* parent) : QWidget(parent) {
 
   loss_ = new MetricChart(tr("Training loss"), this);
   loss_->setMinimumHeight(220);
-  layout->addWidget(loss_, 3);
+  layout->addWidget(with_export_buttons(loss_, "training_loss"), 3);
   log_ = new QPlainTextEdit(this);
   log_->setObjectName("log");
   log_->setReadOnly(true);
@@ -186,7 +187,7 @@ void TrainView::begin_run(const QString& run_dir, int64_t start_step, int64_t to
   progress_->setValue(static_cast<int>(std::min<int64_t>(start_step, INT32_MAX)));
   for (QLabel* label : {step_label_, loss_label_, speed_label_, mfu_label_, memory_label_, eta_label_})
     label->setText(QStringLiteral("–"));
-  loss_->remove_series_with_style(MetricChart::Style::Normal);
+  loss_->clear_points(MetricChart::Style::Normal);
 }
 
 void TrainView::show_metrics(const StepMetrics& m) {

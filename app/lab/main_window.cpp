@@ -149,6 +149,7 @@ MainWindow::MainWindow(std::optional<RunConfig> initial, QWidget* parent) : QMai
   restore_settings(!initial.has_value());
   config_changed(config_view_->run_config());
   load_sample_tokenizer(data_view_->request().tokenizer_path);
+  if (generate_view_->prompt().isEmpty()) generate_view_->set_prompt(tr("The secret of life is"));
 }
 
 MainWindow::~MainWindow() = default;
@@ -179,6 +180,17 @@ void MainWindow::build_menus() {
   run->addAction(tr("&Pause"), QKeySequence(Qt::Key_F6), train_view_, &TrainView::pause_requested);
   run->addAction(tr("Res&ume"), QKeySequence(Qt::Key_F7), train_view_, &TrainView::resume_requested);
   run->addAction(tr("S&top"), QKeySequence(Qt::SHIFT | Qt::Key_F5), train_view_, &TrainView::stop_requested);
+
+  QMenu* generate = menuBar()->addMenu(tr("&Generate"));
+  generate->addAction(tr("Use the model being &trained"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_M), this, [this] {
+    tabs_->setCurrentIndex(generate_tab);
+    use_training_model();
+  });
+  generate->addAction(tr("&Load a model directory..."), this, [this] {
+    tabs_->setCurrentIndex(generate_tab);
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Load a model directory"), last_run_dir_);
+    if (!dir.isEmpty()) generation_->load_model_dir(dir, {});
+  });
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (int i = 0; i < tabs_->count(); ++i) {
@@ -241,9 +253,11 @@ void MainWindow::connect_training() {
     train_view_->append_log(TrainView::LogKind::skipped, tr("Skipped step %1: %2").arg(step).arg(reason));
   });
   connect(training_, &TrainingController::attention_maps, attention_view_, &AttentionView::set_maps);
-  connect(training_, &TrainingController::moe_load, moe_view_, &MoeView::add);
+  connect(training_, &TrainingController::moe_load, moe_view_, qOverload<const MoeLoad&>(&MoeView::add));
   connect(training_, &TrainingController::sample_text, this, [this](qint64 step, const QString& text) {
-    train_view_->append_log(TrainView::LogKind::sample, tr("Sample at step %1: %2").arg(step).arg(text));
+    train_view_->append_log(TrainView::LogKind::sample,
+                            text.isEmpty() ? tr("Sample at step %1: (the model ended the text at once)").arg(step)
+                                           : tr("Sample at step %1: %2").arg(step).arg(text));
   });
   connect(training_, &TrainingController::finished, this, [this](const QString& r) { run_ended(r, false); });
   connect(training_, &TrainingController::failed, this, [this](const QString& r) { run_ended(r, true); });
@@ -380,7 +394,8 @@ void MainWindow::launch_training(const QString& data_dir) {
     return;  // failed() has shown why
   }
   const QString run_dir = QString::fromStdString(training_->run_dir().string());
-  for (MetricChart* chart : dashboard_view_->charts()) chart->remove_series_with_style(MetricChart::Style::Normal);
+  dashboard_view_->clear_run();
+  moe_view_->clear();
   ScheduleConfig schedule = train.schedule;
   schedule.total_steps = training_->total_steps();
   try {
@@ -401,7 +416,8 @@ void MainWindow::resume_run(const QString& run_dir) {
     train_view_->set_state(TrainView::State::idle);
     return;
   }
-  for (MetricChart* chart : dashboard_view_->charts()) chart->remove_series_with_style(MetricChart::Style::Normal);
+  dashboard_view_->clear_run();
+  moe_view_->clear();
   dashboard_view_->load_overlay(run_dir + "/metrics.csv");
   train_view_->begin_run(run_dir, training_->start_step(), training_->total_steps());
   train_view_->set_state(TrainView::State::running);
@@ -453,7 +469,7 @@ void MainWindow::show_error(const QString& message) {
   statusBar()->showMessage(message, 10000);
 }
 
-QString MainWindow::error_text() const { return error_banner_->isVisible() ? error_banner_->text() : QString(); }
+QString MainWindow::error_text() const { return error_banner_->isHidden() ? QString() : error_banner_->text(); }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
   const bool busy = training_->running() || train_view_->state() == TrainView::State::preparing;

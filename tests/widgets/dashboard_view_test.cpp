@@ -11,6 +11,7 @@
 #include <QImage>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QPushButton>
 #include <QSlider>
 #include <QTemporaryDir>
 #include <QTextStream>
@@ -180,6 +181,38 @@ TEST(DashboardView, OverlayOfAMetricsCsvAddsDimmedSeries) {
   EXPECT_NE(view.loss_chart()->series(DashboardView::kTrain + DashboardView::kPreviousSuffix), nullptr);
   view.clear_overlay();
   EXPECT_EQ(view.loss_chart()->series(DashboardView::kTrain + DashboardView::kPreviousSuffix), nullptr);
+}
+
+}  // namespace
+}  // namespace minimind
+
+namespace minimind {
+namespace {
+
+TEST(DashboardView, EveryChartHasExportButtons) {
+  DashboardView view;
+  EXPECT_EQ(view.findChildren<QPushButton*>("export_png").size(), view.charts().size());
+  EXPECT_EQ(view.findChildren<QPushButton*>("export_csv").size(), view.charts().size());
+}
+
+}  // namespace
+}  // namespace minimind
+
+namespace minimind {
+namespace {
+
+// A series that sat at 0 (an axis of +-1e-12) and then jumps to order 1 must get a tick interval for the new
+// range before the range is applied; the other order lays out ~1e12 ticks and freezes the window.
+TEST(MetricChart, RangeThatGrowsByOrdersOfMagnitudeKeepsFewTicks) {
+  MetricChart chart("aux loss");
+  chart.append("value", 0, 0.0);
+  chart.flush();
+  chart.append("value", 1, 0.5);
+  chart.flush();  // returns at once (a hang here is the failure)
+  auto* y = qobject_cast<QValueAxis*>(chart.y_axis());
+  ASSERT_NE(y, nullptr);
+  EXPECT_GT(y->tickInterval(), (y->max() - y->min()) / 20);
+  EXPECT_LE(y->tickInterval(), y->max() - y->min());
 }
 
 }  // namespace
