@@ -83,9 +83,10 @@ key ctrl+7 && shot 08-moe-dense 0.8
 key ctrl+8 && sleep 0.5
 key ctrl+shift+m  # use a snapshot of the model being trained
 sleep 2
-key ctrl+Return  # generate from the prompt
+xdotool mousemove 400 190 click 1  # into the prompt
+key ctrl+Return  # generate from it
 sleep 5
-xdotool mousemove 260 514  # over a generated token: its candidates show as a tooltip
+xdotool mousemove 150 505  # over the first generated token: its candidates show as a tooltip
 shot 09-generate 2
 close_answering_yes 10-close-while-training
 cat "$profile/lab.out"

@@ -126,12 +126,12 @@ GenerateView::GenerateView(QWidget* parent) : QWidget(parent) {
   generate_button_->setToolTip(tr("Generate from the prompt (Ctrl+Return)"));
   // Ctrl+Return generates from anywhere in the view, as in chat playgrounds; Escape stops.
   auto* generate_shortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), this);
-  generate_shortcut->setContext(Qt::WidgetWithChildrenShortcut);
+  generate_shortcut->setContext(Qt::WindowShortcut);  // active while this view is the visible tab
   connect(generate_shortcut, &QShortcut::activated, this, [this] {
     if (generate_button_->isEnabled()) generate_button_->click();
   });
   auto* stop_shortcut = new QShortcut(QKeySequence(Qt::Key_Escape), this);
-  stop_shortcut->setContext(Qt::WidgetWithChildrenShortcut);
+  stop_shortcut->setContext(Qt::WindowShortcut);
   connect(stop_shortcut, &QShortcut::activated, this, [this] {
     if (stop_button_->isEnabled()) stop_button_->click();
   });
@@ -164,11 +164,6 @@ GenerateView::GenerateView(QWidget* parent) : QWidget(parent) {
   connect(clear_history_button_, &QPushButton::clicked, this, [this] { clear_history(); });
   connect(generate_button_, &QPushButton::clicked, this, [this] { start_generation(); });
   connect(stop_button_, &QPushButton::clicked, this, [this] { emit stop_requested(); });
-  auto* shortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), prompt_edit_);
-  shortcut->setContext(Qt::WidgetShortcut);
-  connect(shortcut, &QShortcut::activated, this, [this] {
-    if (generate_button_->isEnabled()) start_generation();
-  });
   update_controls();
 }
 

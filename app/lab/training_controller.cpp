@@ -2,6 +2,7 @@
 #include "lab/training_controller.h"
 
 #include <QMetaObject>
+#include <new>
 
 #include "backend/cpu/cpu_backend.h"
 #include "train/event_stream.h"
@@ -9,6 +10,19 @@
 #include "train/trainer.h"
 
 namespace minimind {
+
+namespace {
+
+// What a failure says in the window: an allocation failure gets advice instead of "std::bad_alloc".
+QString plain_message(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return QObject::tr("Out of memory: this model, batch size and sequence length need more memory than the "
+                       "machine has free. Lower the batch size or the sequence length (the Configure view "
+                       "shows the estimate).");
+  return QString::fromStdString(e.what());
+}
+
+}  // namespace
 
 TrainingController::TrainingController(QObject* parent) : QObject(parent) {}
 
@@ -29,7 +43,7 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_);
   } catch (const std::exception& e) {
-    emit failed(QString::fromStdString(e.what()));
+    emit failed(plain_message(e));
     return false;
   }
   return launch();
@@ -47,7 +61,7 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_);
   } catch (const std::exception& e) {
-    emit failed(QString::fromStdString(e.what()));
+    emit failed(plain_message(e));
     return false;
   }
   return launch();
@@ -67,7 +81,7 @@ bool TrainingController::launch() {
       reason = QString::fromStdString(trainer_->run().reason);
     } catch (const std::exception& e) {
       ok = false;
-      reason = QString::fromStdString(e.what());
+      reason = plain_message(e);
     }
     events_->close();  // every event is delivered before the end is announced
     running_ = false;

@@ -8,6 +8,7 @@
 
 #include <QCoreApplication>
 #include <QPushButton>
+#include <filesystem>
 #include <QSettings>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -15,7 +16,15 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "attention_view.h"
+#include "backend/cpu/cpu_backend.h"
 #include "config/presets.h"
+#include "config/resources.h"
+#include "heatmap_widget.h"
+#include "lab/generation_controller.h"
+#include "model/minimind_model.h"
+#include "model/model_dir.h"
+#include "tokenizer/tokenizer.h"
 #include "config_view.h"
 #include "data_view.h"
 #include "lab/training_controller.h"
@@ -180,6 +189,45 @@ TEST(MainWindow, TheNextWindowRestoresTheConfigurationTabAndLastRun) {
   EXPECT_EQ(next.tabs()->currentIndex(), MainWindow::rope_tab);
   EXPECT_FALSE(next.train_view()->resume_last_button()->isHidden());
   EXPECT_EQ(next.train_view()->resume_last_button()->toolTip(), run_dir);
+}
+
+}  // namespace
+}  // namespace minimind
+
+namespace minimind {
+namespace {
+
+TEST(MainWindow, OutOfMemoryIsShownInPlainWords) {
+  FreshProfile profile;
+  RunConfig config = quick_config();
+  config.train.batch_size = 4096;  // logits alone would be 4096 x 4096 x 6400 floats: hundreds of GB
+  config.train.seq_len = 4096;
+  MainWindow window(config);
+  window.start_training();
+  ASSERT_TRUE(wait_for([&] { return !window.error_text().isEmpty(); }));
+  EXPECT_TRUE(window.error_text().contains("Out of memory")) << window.error_text().toStdString();
+  EXPECT_FALSE(window.training()->running());
+  EXPECT_EQ(window.train_view()->state(), TrainView::State::idle);
+}
+
+TEST(MainWindow, AttentionRefreshesOnDemandFromALoadedModel) {
+  FreshProfile profile;
+  MainWindow window(quick_config());
+  const std::filesystem::path model_dir = profile.directory() / "model";
+  {
+    CpuBackend backend(1);
+    MiniMindModel model(quick_config().model, backend, DType::f32);
+    model.init_weights(7);
+    save_model(model, model_dir);
+  }
+  window.generation()->load_model_dir(QString::fromStdString(model_dir.string()));
+  ASSERT_TRUE(wait_for([&] { return window.generation()->has_model(); }));
+  window.attention_view()->set_probe_prompt("Hello there, world");
+  window.attention_view()->refresh_button()->click();
+  ASSERT_TRUE(wait_for([&] { return window.attention_view()->has_maps(); }));
+  const Tokenizer tokenizer = Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
+  EXPECT_EQ(window.attention_view()->heatmap()->rows(),
+            static_cast<int>(tokenizer.encode("Hello there, world").size()));
 }
 
 }  // namespace
