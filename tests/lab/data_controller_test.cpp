@@ -12,21 +12,12 @@
 #include <sstream>
 
 #include "config/resources.h"
+#include "support/event_loop.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/bpe_trainer.h"
 
 namespace minimind {
 namespace {
-
-template <typename Done>
-bool wait_for(Done done, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  }
-  return true;
-}
 
 std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);

@@ -18,22 +18,13 @@
 #include "infer/generator.h"
 #include "lab/training_controller.h"
 #include "model/model_dir.h"
+#include "support/event_loop.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
 
 namespace minimind {
 namespace {
-
-template <typename Done>
-bool wait_for(Done done, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  }
-  return true;
-}
 
 ModelConfig tiny_config() {
   ModelConfig c;

@@ -28,22 +28,13 @@
 #include "config_view.h"
 #include "data_view.h"
 #include "lab/training_controller.h"
+#include "support/event_loop.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
 #include "train_view.h"
 
 namespace minimind {
 namespace {
-
-template <typename Done>
-bool wait_for(Done done, std::chrono::milliseconds limit = std::chrono::milliseconds(60000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  }
-  return true;
-}
 
 // A fresh profile: settings and data (prepared shards, runs) in a scratch folder, restored afterwards.
 class FreshProfile {
@@ -90,7 +81,8 @@ TEST(MainWindow, OpensOnTheTinyPresetAndOneClickTrains) {
   QObject::connect(window.training(), &TrainingController::step_metrics,
                    [&](const StepMetrics& m) { losses.push_back(m.loss); });
   window.train_view()->start_button()->click();  // prepares the default corpus, then trains the tiny preset
-  ASSERT_TRUE(wait_for([&] { return losses.size() >= 8 || !window.error_text().isEmpty(); }))
+  ASSERT_TRUE(wait_for([&] { return losses.size() >= 8 || !window.error_text().isEmpty(); },
+                       std::chrono::seconds(120)))
       << window.train_view()->log_text().toStdString();
   ASSERT_TRUE(window.error_text().isEmpty()) << window.error_text().toStdString();
   EXPECT_LT(losses.back(), losses.front() - 0.5) << "the loss did not fall from " << losses.front();

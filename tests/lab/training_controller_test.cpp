@@ -10,22 +10,12 @@
 #include <random>
 
 #include "data/token_shard.h"
+#include "support/event_loop.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
 
 namespace minimind {
 namespace {
-
-// Runs the event loop until `done` holds or the time is up.
-template <typename Done>
-bool wait_for(Done done, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-  }
-  return true;
-}
 
 TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
   ScratchDirectory dir;
