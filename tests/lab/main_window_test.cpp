@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <QCoreApplication>
+#include <QCheckBox>
+#include <QDoubleSpinBox>
 #include <QPushButton>
 #include <filesystem>
 #include <QSettings>
@@ -24,6 +26,9 @@
 #include "lab/generation_controller.h"
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
+#include "model/rope_table.h"
+#include "moe_view.h"
+#include "rope_view.h"
 #include "tokenizer/tokenizer.h"
 #include "config_view.h"
 #include "data_view.h"
@@ -220,6 +225,31 @@ TEST(MainWindow, AttentionRefreshesOnDemandFromALoadedModel) {
   const Tokenizer tokenizer = Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
   EXPECT_EQ(window.attention_view()->heatmap()->rows(),
             static_cast<int>(tokenizer.encode("Hello there, world").size()));
+}
+
+}  // namespace
+}  // namespace minimind
+
+namespace minimind {
+namespace {
+
+TEST(MainWindow, RopeAndMoeViewsFollowTheConfiguration) {
+  FreshProfile profile;
+  MainWindow window(quick_config());
+  const std::vector<double> before = window.rope_view()->frequencies();
+  auto* theta = qobject_cast<QDoubleSpinBox*>(window.config_view()->field("rope_theta"));
+  ASSERT_NE(theta, nullptr);
+  theta->setValue(10000);
+  RunConfig changed = quick_config();
+  changed.model.rope_theta = 10000;
+  EXPECT_NE(window.rope_view()->frequencies(), before);
+  EXPECT_EQ(window.rope_view()->frequencies(), rope_frequencies(changed.model, DType::f64));
+
+  EXPECT_FALSE(window.moe_view()->charts_shown());  // dense: a note instead of charts
+  auto* use_moe = qobject_cast<QCheckBox*>(window.config_view()->field("use_moe"));
+  ASSERT_NE(use_moe, nullptr);
+  use_moe->setChecked(true);
+  EXPECT_TRUE(window.moe_view()->charts_shown());
 }
 
 }  // namespace
