@@ -12,7 +12,6 @@
 
 class QLabel;
 class QTabWidget;
-class QTimer;
 
 namespace minimind {
 
