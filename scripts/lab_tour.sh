@@ -53,8 +53,8 @@ close_answering_yes() {  # asks the lab to quit while it trains, pictures the qu
   key ctrl+q
   [[ -n ${1:-} ]] && shot "$1" 1.5 || sleep 1.5
   key y
-  for _ in $(seq 100); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$lab_pid" 2>/dev/null; then echo "lab_tour: the lab did not close within 10 s of answering yes" >&2; exit 1; fi
+  for _ in $(seq 300); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$lab_pid" 2>/dev/null; then echo "lab_tour: the lab did not close within 30 s of answering yes" >&2; exit 1; fi
   wait "$lab_pid" || { echo "lab_tour: the lab exited with an error:" >&2; cat "$profile/lab.err" >&2; exit 1; }
   lab_pid=
 }

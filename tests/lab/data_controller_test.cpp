@@ -9,26 +9,15 @@
 #include <QThread>
 #include <chrono>
 #include <fstream>
-#include <sstream>
 
 #include "config/resources.h"
 #include "support/event_loop.h"
+#include "support/file_contents.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/bpe_trainer.h"
 
 namespace minimind {
 namespace {
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
-void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 // Points AppLocalDataLocation (through XDG_DATA_HOME) into a scratch folder for one test.
 class ScratchDataHome {
@@ -141,8 +130,8 @@ TEST(DataController, PreparesTheDefaultCorpusAsCorePrepareDoesAndOnlyOnce) {
   EXPECT_EQ(recorder.data_dir, data_dir);
   expect_same_summary(*recorder.summary, expected);
   // The shards themselves are the core's, byte for byte.
-  EXPECT_EQ(read_bytes(recorder.summary->train_shard), read_bytes(expected.train_shard));
-  EXPECT_EQ(read_bytes(recorder.summary->validation_shard), read_bytes(expected.validation_shard));
+  EXPECT_EQ(read_file(recorder.summary->train_shard), read_file(expected.train_shard));
+  EXPECT_EQ(read_file(recorder.summary->validation_shard), read_file(expected.validation_shard));
   EXPECT_TRUE(recorder.stages.contains("Tokenizing the corpus"));
   EXPECT_EQ(recorder.last_done["Tokenizing the corpus"], recorder.last_total["Tokenizing the corpus"]);
   EXPECT_TRUE(recorder.on_gui_thread);
@@ -194,7 +183,7 @@ TEST(DataController, AMissingFolderFailsNamingIt) {
 TEST(DataController, ACorruptJsonlFailsNamingTheFileAndLine) {
   ScratchDataHome home;
   const std::filesystem::path corrupt = home.directory() / "corrupt.jsonl";
-  write_bytes(corrupt, "{\"text\": \"unterminated\n{\"title\": \"no text field\"}\n");
+  write_file(corrupt, "{\"text\": \"unterminated\n{\"title\": \"no text field\"}\n");
   DataRequest request;
   request.corpus_kind = DataRequest::CorpusKind::jsonl;
   request.corpus_path = QString::fromStdString(corrupt.string());
@@ -268,7 +257,7 @@ TEST(DataController, TrainsATokenizerAsBpeTrainerDoes) {
       "a tokenizer learns the pairs of bytes that occur most often: th, he, the, fox, dog.\n",
       "漠漠秋云起，稍稍夜寒生。秋云起，夜寒生。\n"};
   for (size_t i = 0; i < texts.size(); ++i)
-    write_bytes(corpus / ("part" + std::to_string(i) + ".txt"), texts[i]);
+    write_file(corpus / ("part" + std::to_string(i) + ".txt"), texts[i]);
 
   DataController controller;
   Recorder recorder(controller);

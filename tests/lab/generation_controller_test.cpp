@@ -18,6 +18,7 @@
 #include "infer/generator.h"
 #include "lab/training_controller.h"
 #include "model/model_dir.h"
+#include "support/default_tokenizer_model.h"
 #include "support/event_loop.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
@@ -26,17 +27,7 @@
 namespace minimind {
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.vocab_size = 6400;  // the default tokenizer's
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 128;
-  return c;
-}
+ModelConfig tiny_config() { return small_model_for_default_tokenizer(128); }
 
 // What the controller's signals delivered.
 struct Received {

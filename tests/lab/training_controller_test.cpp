@@ -9,8 +9,8 @@
 #include <chrono>
 #include <random>
 
-#include "data/token_shard.h"
 #include "support/event_loop.h"
+#include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
 
@@ -21,15 +21,7 @@ TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
   ScratchDirectory dir;
   std::filesystem::create_directories(dir / "data");
   std::mt19937_64 rng(1);
-  for (const char* name : {"train.shard", "validation.shard"}) {
-    TokenShardWriter writer(dir / "data" / name, {64, false});
-    for (int d = 0; d < 200; ++d) {
-      std::vector<int32_t> ids(12);
-      for (int32_t& id : ids) id = static_cast<int32_t>(3 + rng() % 61);
-      writer.add_document(ids);
-    }
-    writer.finish();
-  }
+  for (const char* name : {"train.shard", "validation.shard"}) write_random_shard(dir / "data" / name, 64, 200, 12, 1, rng);
   ModelConfig model;
   model.hidden_size = 16;
   model.num_hidden_layers = 1;

@@ -9,21 +9,12 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "config/resources.h"
+#include "support/default_tokenizer_model.h"
 
 namespace minimind {
 namespace {
 
-ModelConfig probe_config() {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.vocab_size = 6400;  // the default tokenizer's
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 64;
-  return c;
-}
+ModelConfig probe_config() { return small_model_for_default_tokenizer(64); }
 
 class AttentionProbeTest : public ::testing::Test {
  protected:

@@ -14,8 +14,8 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "config/resources.h"
-#include "data/token_shard.h"
 #include "model/model_dir.h"
+#include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
@@ -40,13 +40,7 @@ ModelConfig snapshot_model(int64_t vocab_size = 64) {
 void write_shards(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   std::mt19937_64 rng(3);
-  TokenShardWriter writer(dir / "train.shard", {64, false});
-  for (int d = 0; d < 60; ++d) {
-    std::vector<int32_t> ids(10 + d % 5);
-    for (int32_t& id : ids) id = static_cast<int32_t>(3 + rng() % 61);
-    writer.add_document(ids);
-  }
-  writer.finish();
+  write_random_shard(dir / "train.shard", 64, 60, 10, 5, rng);
 }
 
 TrainConfig snapshot_run(const ScratchDirectory& dir, const std::string& run) {
