@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev nlohmann-json3-dev libpcre2-dev googletest libgtest-dev
-  qt6-base-dev qt6-charts-dev qt6-qpa-plugins libgl-dev
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-qpa-plugins libgl-dev
   xvfb xdotool imagemagick fonts-dejavu-core fonts-droid-fallback
   clang libclang-rt-14-dev libomp-14-dev
   python3 python3-numpy python3-torch

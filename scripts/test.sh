@@ -9,7 +9,13 @@ bash scripts/build.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DMINIMIND_BUILD_LAB=OFF -DMINIMIND_CUDA=OFF -DMINIMIND_FUZZ=ON -DMINIMIND_FUZZ_SECONDS=30 >/dev/null
 ninja -C build-fuzz safetensors_fuzz shard_fuzz tokenizer_json_fuzz jsonl_fuzz
-(cd build-fuzz && ctest -R '^fuzz\.' --output-on-failure)
+(cd build-fuzz && ctest -R '^fuzz\.' --output-on-failure --output-junit fuzz.xml)
+python3 scripts/check_test_groups.py build-fuzz/fuzz.xml fuzz.:4
 
-# The suite itself (its summary closes the output).
-(cd build && ctest --output-on-failure --timeout 600)
+# The suite itself, then a check that no group of it went missing or skipped (a package missing on a new machine
+# can leave out the widget tests or skip the lab tour while ctest stays green). ctest's summary closes the output.
+status=0
+(cd build && ctest --output-on-failure --timeout 600 --output-junit ctest.xml) 2>&1 | tee build/ctest.log || status=$?
+python3 scripts/check_test_groups.py build/ctest.xml core.:300 widgets.:80 interop.:1 lab.tour:1 || status=1
+grep -E '^[0-9]+% tests passed|^Total Test time' build/ctest.log || true
+exit "$status"
