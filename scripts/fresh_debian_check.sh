@@ -33,7 +33,7 @@ fi
 
 stage_start=$SECONDS
 stage() {  # stage NAME: prints the time the previous stage took
-  echo "fresh_debian_check: $(printf '%-28s' "${current_stage:-start}") $((SECONDS - stage_start)) s"
+  [[ -n ${current_stage:-} ]] && echo "fresh_debian_check: $(printf '%-28s' "$current_stage") $((SECONDS - stage_start)) s"
   current_stage=$1
   stage_start=$SECONDS
 }
@@ -62,7 +62,7 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
-mkdir -p "$root/tmp/.X11-unix"
+mkdir -p -m 1777 /tmp/.X11-unix "$root/tmp/.X11-unix"
 mount --bind /tmp/.X11-unix "$root/tmp/.X11-unix"
 
 # The user's display: an X server on this machine, its socket shared into the new root.
