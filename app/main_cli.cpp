@@ -1,4 +1,5 @@
 // minimind: the command-line face of the lab. One subcommand per file in cli/.
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "config/model_config.h"
 #include "data/document_source.h"
+#include "train/out_of_memory_error.h"
 
 namespace {
 
@@ -44,6 +46,9 @@ int main(int argc, char** argv) {
     print_usage(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
   }
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, reported with the file's name, instead of
+  // killing the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   const std::string name = argv[1];
   for (const Command& c : kCommands) {
     if (name != c.name) continue;
@@ -57,6 +62,10 @@ int main(int argc, char** argv) {
       return 2;
     } catch (const minimind::DataError& e) {
       std::cerr << "minimind " << name << ": " << e.what() << "\n";
+      return 1;
+    } catch (const minimind::OutOfMemoryError& e) {
+      std::cerr << "minimind " << name << ": " << e.what()
+                << " (try a smaller batch, sequence length or model)\n";
       return 1;
     } catch (const std::bad_alloc&) {
       std::cerr << "minimind " << name << ": out of memory (try a smaller batch, sequence length or model)\n";

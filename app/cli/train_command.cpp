@@ -5,6 +5,7 @@
 #include <fstream>
 #include <cstdio>
 #include <iostream>
+#include <stop_token>
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
@@ -60,7 +61,7 @@ std::vector<Option> train_options() {
 }
 
 // Prints the run's progress from the event stream: a bar with loss, tokens/s and ETA on a terminal, plain
-// lines otherwise; validation, checkpoints, warnings and skipped steps as lines of their own.
+// lines otherwise; validation, checkpoints, warnings, skipped steps and a failure as lines of their own.
 class ConsoleSink {
  public:
   explicit ConsoleSink(int64_t total_steps) : bar_("train"), total_steps_(total_steps) {}
@@ -78,6 +79,8 @@ class ConsoleSink {
       std::fprintf(stderr, "\ncheckpoint %s%s\n", c->path.c_str(), c->is_best ? " (best so far)" : "");
     } else if (const auto* w = std::get_if<Warning>(&event)) {
       std::fprintf(stderr, "\nwarning at step %lld: %s\n", (long long)w->step, w->message.c_str());
+    } else if (const auto* f = std::get_if<RunFailed>(&event)) {
+      std::fprintf(stderr, "\nerror at step %lld: %s\n", (long long)f->step, f->message.c_str());
     } else if (const auto* t = std::get_if<SampleText>(&event)) {
       std::fprintf(stderr, "\nsample at step %lld: %s%s\n", (long long)t->step, t->prompt.c_str(), t->text.c_str());
     } else if (const auto* k = std::get_if<SkippedStep>(&event)) {
@@ -91,12 +94,33 @@ class ConsoleSink {
   int64_t total_steps_;
 };
 
-int run_trainer(Trainer& trainer, EventStream& events) {
+// The run directory's log files and the console, subscribed to the stream for the run's lifetime. A log that
+// cannot be written is reported to the trainer, which checks that it can still write checkpoints.
+struct RunOutput {
+  RunOutput(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
+            Trainer& trainer)
+      : logs(run_dir, resume_step, events,
+             [&trainer](const std::string& message) { trainer.report_log_failure(message); }),
+        console(trainer.total_steps()) {
+    events.subscribe([this](const Event& e) { console.write(e); });
+  }
+  RunLogs logs;
+  ConsoleSink console;
+};
+
+// Runs the trainer with Ctrl-C / SIGTERM asking it to stop (with a checkpoint). However run() ends, an error
+// included, the stream is drained and closed before this returns or rethrows: the console and the log files
+// have every event, the trainer's failure warning among them, when main() prints the error.
+int run_trainer(Trainer& trainer, EventStream& events, const RunOutput& output) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  std::atomic<bool> done{false};
-  std::thread watcher([&] {
-    while (!done) {
+  struct CloseStream {
+    EventStream& events;
+    ~CloseStream() { events.close(); }
+  } close_stream{events};
+  // Declared after close_stream, so it is stopped and joined first, whichever way this function is left.
+  std::jthread watcher([&trainer](std::stop_token stop) {
+    while (!stop.stop_requested()) {
       if (interrupted) {
         std::fprintf(stderr, "\nstopping: finishing the micro-step and writing a checkpoint...\n");
         trainer.request_stop();
@@ -106,24 +130,17 @@ int run_trainer(Trainer& trainer, EventStream& events) {
     }
   });
   const TrainOutcome outcome = trainer.run();
-  done = true;
+  watcher.request_stop();
   watcher.join();
   events.close();
+  // A log failure the run did not see any more (while the last events were written) is still told.
+  if (const int64_t lost = output.logs.failed_writes(); lost > 0)
+    std::fprintf(stderr, "warning: %lld event(s) could not be written to the run's logs; first error: %s\n",
+                 (long long)lost, output.logs.failures().front().c_str());
   std::printf("%s after %lld steps; last loss %.4f; best validation loss %.4f\n", outcome.reason.c_str(),
               (long long)outcome.steps, outcome.last_loss, outcome.best_validation_loss);
   return outcome.reason == "finished" || outcome.reason == "stopped" ? 0 : 1;
 }
-
-// The run directory's log files and the console, subscribed to the stream for the run's lifetime.
-struct RunOutput {
-  RunOutput(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step, EventStream& events,
-            int64_t total_steps)
-      : logs(run_dir, resume_step, events), console(total_steps) {
-    events.subscribe([this](const Event& e) { console.write(e); });
-  }
-  RunLogs logs;
-  ConsoleSink console;
-};
 
 void write_command_line(const std::filesystem::path& run_dir, const char* name, int argc, char** argv) {
   std::ofstream out(run_dir / "command.txt", std::ios::app);
@@ -202,8 +219,8 @@ int resume_run(const std::filesystem::path& run_dir, int threads, int argc, char
   EventStream events;
   auto trainer = Trainer::resume(run_dir, backend, events);
   write_command_line(run_dir, "resume", argc, argv);
-  RunOutput output(run_dir, trainer->step(), events, trainer->total_steps());
-  return run_trainer(*trainer, events);
+  RunOutput output(run_dir, trainer->step(), events, *trainer);
+  return run_trainer(*trainer, events, output);
 }
 
 }  // namespace
@@ -233,8 +250,8 @@ int train_command(int argc, char** argv) {
   EventStream events;
   Trainer trainer(config, model_config, backend, events);
   write_command_line(config.run_dir, "train", argc, argv);
-  RunOutput output(config.run_dir, std::nullopt, events, trainer.total_steps());
-  return run_trainer(trainer, events);
+  RunOutput output(config.run_dir, std::nullopt, events, trainer);
+  return run_trainer(trainer, events, output);
 }
 
 int resume_command(int argc, char** argv) {

@@ -246,6 +246,8 @@ void MainWindow::connect_training() {
   });
   connect(training_, &TrainingController::warning, this,
           [this](const QString& text) { train_view_->append_log(TrainView::LogKind::warning, text); });
+  // Something failed while the run goes on (its logs cannot be written): in the banner too, not only the log.
+  connect(training_, &TrainingController::problem, this, &MainWindow::show_error);
   connect(training_, &TrainingController::skipped_step, this, [this](qint64 step, const QString& reason) {
     train_view_->append_log(TrainView::LogKind::skipped, tr("Skipped step %1: %2").arg(step).arg(reason));
   });

@@ -2,10 +2,14 @@
 #include "lab/training_controller.h"
 
 #include <QMetaObject>
+#include <cerrno>
+#include <cstring>
 #include <new>
+#include <system_error>
 
 #include "backend/cpu/cpu_backend.h"
 #include "train/event_stream.h"
+#include "train/out_of_memory_error.h"
 #include "train/run_logs.h"
 #include "train/trainer.h"
 
@@ -13,12 +17,35 @@ namespace minimind {
 
 namespace {
 
-// What a failure says in the window: an allocation failure gets advice instead of "std::bad_alloc".
+// Whether the error says that a disk (or a quota) is full: by its code, or by the system's text for one of
+// those codes, which the checkpoint and log writers put in their messages.
+bool is_disk_full(const std::exception& e) {
+  constexpr int kFull[] = {ENOSPC, EDQUOT};
+  if (const auto* system = dynamic_cast<const std::system_error*>(&e))
+    for (const int code : kFull)
+      if (system->code() == std::errc(code)) return true;
+  const std::string text = e.what();
+  for (const int code : kFull)
+    if (text.find(std::strerror(code)) != std::string::npos) return true;
+  return false;
+}
+
+// What a failure says in the window: an allocation failure gets advice instead of "std::bad_alloc", a full
+// disk says so first, then the details (which file, which step).
 QString plain_message(const std::exception& e) {
-  if (dynamic_cast<const std::bad_alloc*>(&e))
-    return QObject::tr("Out of memory: this model, batch size and sequence length need more memory than the "
-                       "machine has free. Lower the batch size or the sequence length (the Configure view "
-                       "shows the estimate).");
+  const QString advice = QObject::tr("this model, batch size and sequence length need more memory than the "
+                                     "machine has free. Lower the batch size or the sequence length (the "
+                                     "Configure view shows the estimate).");
+  if (const auto* oom = dynamic_cast<const OutOfMemoryError*>(&e))
+    return QObject::tr("Out of memory while %1 at step %2: %3")
+        .arg(oom->phase())
+        .arg(oom->step())
+        .arg(advice);
+  if (dynamic_cast<const std::bad_alloc*>(&e)) return QObject::tr("Out of memory: %1").arg(advice);
+  if (is_disk_full(e))
+    return QObject::tr(
+               "The disk is full: free some space, then resume the run from its last checkpoint. (%1)")
+        .arg(QString::fromStdString(e.what()));
   return QString::fromStdString(e.what());
 }
 
@@ -41,7 +68,7 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
     backend_ = std::make_unique<CpuBackend>(config.threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
-    logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_);
+    logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_, log_failure_callback());
   } catch (const std::exception& e) {
     emit failed(plain_message(e));
     return false;
@@ -59,12 +86,18 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
     backend_ = std::make_unique<CpuBackend>(threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);
-    logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_);
+    logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_, log_failure_callback());
   } catch (const std::exception& e) {
     emit failed(plain_message(e));
     return false;
   }
   return launch();
+}
+
+RunLogs::FailureCallback TrainingController::log_failure_callback() {
+  // The trainer outlives the stream's delivery: it is replaced only after the stream has been closed.
+  Trainer* trainer = trainer_.get();
+  return [trainer](const std::string& message) { trainer->report_log_failure(message); };
 }
 
 bool TrainingController::launch() {
@@ -82,6 +115,9 @@ bool TrainingController::launch() {
     } catch (const std::exception& e) {
       ok = false;
       reason = plain_message(e);
+    } catch (...) {
+      ok = false;
+      reason = tr("The run failed with an error of unknown kind.");
     }
     events_->close();  // every event is delivered before the end is announced
     running_ = false;
@@ -106,12 +142,16 @@ void TrainingController::deliver(const Event& event) {
         else if (const auto* e = std::get_if<ValidationResult>(&event)) emit validation(*e);
         else if (const auto* e = std::get_if<CheckpointWritten>(&event))
           emit checkpoint_written(QString::fromStdString(e->path), e->is_best);
-        else if (const auto* e = std::get_if<Warning>(&event)) emit warning(QString::fromStdString(e->message));
-        else if (const auto* e = std::get_if<SkippedStep>(&event))
+        else if (const auto* e = std::get_if<Warning>(&event)) {
+          emit warning(QString::fromStdString(e->message));
+          if (e->failure) emit problem(QString::fromStdString(e->message));
+        } else if (const auto* e = std::get_if<SkippedStep>(&event))
           emit skipped_step(e->step, QString::fromStdString(e->reason));
         else if (const auto* e = std::get_if<AttentionMaps>(&event)) emit attention_maps(*e);
         else if (const auto* e = std::get_if<MoeLoad>(&event)) emit moe_load(*e);
         else if (const auto* e = std::get_if<SampleText>(&event)) emit sample_text(e->step, QString::fromStdString(e->text));
+        else if (const auto* e = std::get_if<RunFailed>(&event))
+          emit warning(QString::fromStdString(e->message));
       },
       Qt::QueuedConnection);
 }

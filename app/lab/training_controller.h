@@ -15,13 +15,13 @@
 #include "config/model_config.h"
 #include "model/model_snapshot.h"
 #include "train/events.h"
+#include "train/run_logs.h"
 #include "train/train_config.h"
 
 namespace minimind {
 
 class Backend;
 class EventStream;
-class RunLogs;
 class Trainer;
 
 class TrainingController : public QObject {
@@ -57,17 +57,24 @@ class TrainingController : public QObject {
   void step_metrics(const minimind::StepMetrics& metrics);
   void validation(const minimind::ValidationResult& result);
   void checkpoint_written(const QString& path, bool best);
-  void warning(const QString& message);
+  void warning(const QString& message);  // every Warning, and the message of a RunFailed, for the log
+  // A Warning that something failed (a log file that cannot be written) while the run goes on; it also
+  // comes as warning(). A failure that ends the run comes as failed().
+  void problem(const QString& message);
   void skipped_step(qint64 step, const QString& reason);
   void attention_maps(const minimind::AttentionMaps& maps);
   void moe_load(const minimind::MoeLoad& load);
   void sample_text(qint64 step, const QString& text);
   void finished(const QString& reason);
+  // A refused setup, or an error that ended the run (any exception of the training thread, an allocation
+  // failure included), in plain words. The run's last complete checkpoint stays; the stream and the log files
+  // are closed before it is emitted.
   void failed(const QString& message);
 
  private:
   bool launch();
-  void deliver(const Event& event);  // on the stream's thread: queued to this object's thread
+  RunLogs::FailureCallback log_failure_callback();  // tells the current trainer
+  void deliver(const Event& event);                 // on the stream's thread: queued to this object's thread
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<EventStream> events_;

@@ -49,6 +49,10 @@ struct Warning {
   static constexpr std::string_view type = "warning";
   int64_t step = 0;
   std::string message{};
+  // Something failed while the run goes on (a log that cannot be written), as opposed to a notice such as
+  // "paused": the lab shows it in its error banner, not only in the log. An error that ends the run is a
+  // RunFailed.
+  bool failure = false;
 };
 
 // The numerical guard skipped this step's update.
@@ -94,15 +98,25 @@ struct SampleText {
   std::string text{};
 };
 
+// An error ended the run; published before the error propagates to the caller of Trainer::run, and followed
+// by RunFinished.
+struct RunFailed {
+  static constexpr std::string_view type = "run_failed";
+  int64_t step = 0;       // the step the run was working on
+  std::string message{};  // for people: what failed, while doing what, and what is left to resume from
+  std::string error{};    // the error's own text
+  std::string last_checkpoint{};  // the run's last complete checkpoint; empty when it has none
+};
+
 // The last event of a run.
 struct RunFinished {
   static constexpr std::string_view type = "run_finished";
   int64_t step = 0;
-  std::string reason{};  // "completed", "stopped by the user", the numerical guard's message, an error...
+  std::string reason{};  // "finished", "stopped", the numerical guard's message, or "failed: " and the error
 };
 
 using Event = std::variant<StepMetrics, ValidationResult, CheckpointWritten, Warning, SkippedStep, MoeLoad,
-                           AttentionMaps, RopeTable, SampleText, RunFinished>;
+                           AttentionMaps, RopeTable, SampleText, RunFailed, RunFinished>;
 
 inline std::string_view event_type(const Event& event) {
   return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::type; }, event);

@@ -1,12 +1,15 @@
 // JSONL and CSV log writers (see metric_sinks.h).
 #include "train/metric_sinks.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "io/atomic_file.h"
@@ -24,9 +27,13 @@ std::string shortest(double value) {
   return std::string(buffer, result.ptr);
 }
 
+constexpr const char* kErrorPrefix = "metrics log";
+
 std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("metrics log: cannot read " + path.string());
+  if (!in)
+    throw std::system_error(errno, std::generic_category(),
+                            std::string(kErrorPrefix) + ": " + path.string() + ": reading");
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
   return lines;
@@ -42,15 +49,52 @@ void keep_lines(const std::filesystem::path& path, const std::vector<std::string
   });
 }
 
-std::ofstream open_for_append(const std::filesystem::path& path) {
-  std::ofstream file(path, std::ios::binary | std::ios::app);
-  if (!file) throw std::runtime_error("metrics log: cannot open " + path.string() + " for appending");
-  return file;
-}
-
 bool is_nonempty_file(const std::filesystem::path& path) {
   std::error_code error;
   return std::filesystem::is_regular_file(path, error) && std::filesystem::file_size(path, error) > 0;
+}
+
+// The JSONL file made ready for appending: its partial last line dropped, and given `resume_step`, the lines
+// of later steps too. Returns `path`.
+const std::filesystem::path& prepare_jsonl(const std::filesystem::path& path,
+                                           std::optional<int64_t> resume_step) {
+  drop_partial_last_line(path, kErrorPrefix);
+  if (resume_step && is_nonempty_file(path)) {
+    keep_lines(path, read_lines(path), [&](const std::string& line) {
+      const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      return !json.is_discarded() && json.contains("step") && json["step"].is_number_integer() &&
+             json["step"].get<int64_t>() <= *resume_step;
+    });
+  }
+  return path;
+}
+
+// The CSV file made ready for appending (see prepare_jsonl); refuses a file with other columns.
+const std::filesystem::path& prepare_csv(const std::filesystem::path& path,
+                                         std::optional<int64_t> resume_step) {
+  drop_partial_last_line(path, kErrorPrefix);
+  if (!is_nonempty_file(path)) return path;
+  const std::vector<std::string> lines = read_lines(path);
+  if (lines.empty() || lines.front() != CsvMetricsWriter::kCsvHeader) {
+    throw std::runtime_error(std::string(kErrorPrefix) + ": " + path.string() +
+                             " exists with other columns than this writer's; expected the header \"" +
+                             CsvMetricsWriter::kCsvHeader + "\"");
+  }
+  if (resume_step) {
+    bool header = true;
+    keep_lines(path, lines, [&](const std::string& line) {
+      if (std::exchange(header, false)) return true;
+      // type,step,...: keep the rows whose step is at most resume_step.
+      const size_t first_comma = line.find(',');
+      if (first_comma == std::string::npos) return false;
+      int64_t step = 0;
+      const char* begin = line.data() + first_comma + 1;
+      const char* end = line.data() + line.size();
+      const auto [ptr, error] = std::from_chars(begin, end, step);
+      return error == std::errc() && ptr != end && *ptr == ',' && step <= *resume_step;
+    });
+  }
+  return path;
 }
 
 }  // namespace
@@ -78,7 +122,7 @@ nlohmann::json event_to_json(const Event& event) {
         } else if constexpr (std::is_same_v<T, CheckpointWritten>) {
           return {{"step", e.step}, {"path", e.path}, {"is_best", e.is_best}};
         } else if constexpr (std::is_same_v<T, Warning>) {
-          return {{"step", e.step}, {"message", e.message}};
+          return {{"step", e.step}, {"message", e.message}, {"failure", e.failure}};
         } else if constexpr (std::is_same_v<T, SkippedStep>) {
           return {{"step", e.step}, {"reason", e.reason}, {"consecutive", e.consecutive}};
         } else if constexpr (std::is_same_v<T, MoeLoad>) {
@@ -97,6 +141,12 @@ nlohmann::json event_to_json(const Event& event) {
                   {"frequencies", e.frequencies}};
         } else if constexpr (std::is_same_v<T, SampleText>) {
           return {{"step", e.step}, {"prompt", e.prompt}, {"text", e.text}};
+        } else if constexpr (std::is_same_v<T, RunFailed>) {
+          return {{"step", e.step},
+                  {"message", e.message},
+                  {"error", e.error},
+                  {"last_checkpoint",
+                   e.last_checkpoint.empty() ? nlohmann::json() : nlohmann::json(e.last_checkpoint)}};
         } else {
           static_assert(std::is_same_v<T, RunFinished>);
           return {{"step", e.step}, {"reason", e.reason}};
@@ -109,52 +159,18 @@ nlohmann::json event_to_json(const Event& event) {
 
 JsonlMetricsWriter::JsonlMetricsWriter(const std::filesystem::path& path, std::optional<int64_t> resume_step,
                                        bool include_snapshots)
-    : path_(path), include_snapshots_(include_snapshots) {
-  if (resume_step && is_nonempty_file(path)) {
-    keep_lines(path, read_lines(path), [&](const std::string& line) {
-      const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      // A torn last line (a crash mid-write) is dropped too.
-      return !json.is_discarded() && json.contains("step") && json["step"].is_number_integer() &&
-             json["step"].get<int64_t>() <= *resume_step;
-    });
-  }
-  file_ = open_for_append(path);
-}
+    : path_(prepare_jsonl(path, resume_step)),
+      file_(path_, kErrorPrefix),
+      include_snapshots_(include_snapshots) {}
 
 void JsonlMetricsWriter::write(const Event& event) {
   if (is_heavy_snapshot(event) && !include_snapshots_) return;
-  file_ << event_to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-  file_.flush();
-  if (!file_) throw std::runtime_error("metrics log: cannot write " + path_.string());
+  file_.append(event_to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
 }
 
 CsvMetricsWriter::CsvMetricsWriter(const std::filesystem::path& path, std::optional<int64_t> resume_step)
-    : path_(path) {
-  const bool has_content = is_nonempty_file(path);
-  if (has_content) {
-    const std::vector<std::string> lines = read_lines(path);
-    if (lines.empty() || lines.front() != kCsvHeader) {
-      throw std::runtime_error("metrics log: " + path.string() +
-                               " exists with other columns than this writer's; expected the header \"" +
-                               kCsvHeader + "\"");
-    }
-    if (resume_step) {
-      bool header = true;
-      keep_lines(path, lines, [&](const std::string& line) {
-        if (std::exchange(header, false)) return true;
-        // type,step,...: keep complete rows whose step is at most resume_step.
-        const size_t first_comma = line.find(',');
-        if (first_comma == std::string::npos) return false;
-        int64_t step = 0;
-        const char* begin = line.data() + first_comma + 1;
-        const char* end = line.data() + line.size();
-        const auto [ptr, error] = std::from_chars(begin, end, step);
-        return error == std::errc() && ptr != end && *ptr == ',' && step <= *resume_step;
-      });
-    }
-  }
-  file_ = open_for_append(path);
-  if (!has_content) file_ << kCsvHeader << '\n';
+    : path_(prepare_csv(path, resume_step)), file_(path_, kErrorPrefix) {
+  if (file_.size() == 0) file_.append(std::string(kCsvHeader) + '\n');
 }
 
 void CsvMetricsWriter::write(const Event& event) {
@@ -170,9 +186,8 @@ void CsvMetricsWriter::write(const Event& event) {
   } else {
     return;
   }
-  file_ << row.str() << '\n';
-  file_.flush();
-  if (!file_) throw std::runtime_error("metrics log: cannot write " + path_.string());
+  row << '\n';
+  file_.append(row.str());
 }
 
 }  // namespace minimind

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "io/append_only_file.h"
 #include "train/events.h"
 
 namespace minimind {
@@ -16,20 +16,25 @@ namespace minimind {
 // The event's fields under their struct names, plus "type" (event_type). NaN (an unknown mfu) becomes null.
 nlohmann::json event_to_json(const Event& event);
 
-// Both writers append to an existing file, so a resumed run continues its log. Given `resume_step`, they
-// first drop the lines of steps after it (logged by the interrupted run after its last checkpoint, and
-// about to be logged again), rewriting the file atomically. Throws std::runtime_error naming the path.
+// Both writers append to an existing file, so a resumed run continues its log. An existing file whose last
+// line was cut short (a crash or a full disk mid-write) loses that partial line first. Given `resume_step`,
+// they then drop the lines of steps after it (logged by the interrupted run after its last checkpoint, and
+// about to be logged again), rewriting the file atomically. Each line goes out whole or not at all
+// (AppendOnlyFile): a write that fails leaves the file ending with its last complete line and throws a
+// std::system_error naming the path, the bytes and the reason; the next write tries again. Errors opening
+// the file are std::runtime_error or std::system_error naming the path.
 class JsonlMetricsWriter {
  public:
   // Heavy snapshots (AttentionMaps, RopeTable) are large; they are written only if include_snapshots.
   explicit JsonlMetricsWriter(const std::filesystem::path& path, std::optional<int64_t> resume_step = {},
                               bool include_snapshots = false);
-  void write(const Event& event);  // flushes each line: the file stays readable while the run goes on
+  void write(const Event& event);  // one line, on disk when write() returns (no buffering)
   const std::filesystem::path& path() const { return path_; }
+  uint64_t file_bytes() const { return file_.size(); }  // the file's whole lines
 
  private:
   std::filesystem::path path_;
-  std::ofstream file_;
+  AppendOnlyFile file_;
   bool include_snapshots_;
 };
 
@@ -45,12 +50,13 @@ class CsvMetricsWriter {
       "eta_s,elapsed_s,tokens_seen,perplexity";
 
   explicit CsvMetricsWriter(const std::filesystem::path& path, std::optional<int64_t> resume_step = {});
-  void write(const Event& event);  // flushes each row
+  void write(const Event& event);  // one row, on disk when write() returns (no buffering)
   const std::filesystem::path& path() const { return path_; }
+  uint64_t file_bytes() const { return file_.size(); }  // the file's whole rows
 
  private:
   std::filesystem::path path_;
-  std::ofstream file_;
+  AppendOnlyFile file_;
 };
 
 }  // namespace minimind

@@ -107,20 +107,21 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& run_directory,
   for (int suffix = 1; std::filesystem::exists(path_); ++suffix) {
     path_ = run_directory / (base + "." + std::to_string(suffix));
   }
-  file_.open(path_, std::ios::binary | std::ios::out);
-  if (!file_) throw std::runtime_error("TensorBoard writer: cannot create " + path_.string());
+  file_.emplace(path_, "TensorBoard writer");
   append_record(encode_file_version_event(wall_time));
   flush();
 }
 
 TensorBoardWriter::~TensorBoardWriter() {
-  file_.flush();
+  try {
+    flush();
+  } catch (const std::exception&) {
+    // A destructor cannot report it; the file still ends with a whole record.
+  }
 }
 
 void TensorBoardWriter::append_record(std::string_view data) {
-  const std::string record = frame_tfrecord(data);
-  file_.write(record.data(), static_cast<std::streamsize>(record.size()));
-  if (!file_) throw std::runtime_error("TensorBoard writer: cannot write " + path_.string());
+  pending_ += frame_tfrecord(data);
 }
 
 void TensorBoardWriter::add_scalar(std::string_view tag, float value, int64_t step, double wall_time) {
@@ -150,13 +151,17 @@ void TensorBoardWriter::write(const Event& event) {
     flush();  // rare and worth seeing at once
   } else if (const auto* skipped = std::get_if<SkippedStep>(&event)) {
     scalar("train/skipped_consecutive", static_cast<double>(skipped->consecutive), skipped->step);
+  } else if (std::holds_alternative<RunFinished>(event)) {
+    flush();  // the run is over: nothing waits in memory while the writer lingers (the lab keeps it)
   }
 }
 
 void TensorBoardWriter::flush() {
-  file_.flush();
   last_flush_ = std::chrono::steady_clock::now();
-  if (!file_) throw std::runtime_error("TensorBoard writer: cannot flush " + path_.string());
+  if (pending_.empty()) return;
+  const std::string records = std::move(pending_);
+  pending_.clear();
+  file_->append(records);
 }
 
 }  // namespace minimind

@@ -9,10 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "io/append_only_file.h"
 #include "train/events.h"
 
 namespace minimind {
@@ -30,10 +31,10 @@ std::string encode_scalar_event(double wall_time, int64_t step, std::string_view
 class TensorBoardWriter {
  public:
   // Creates <run_directory>/events.out.tfevents.<unix seconds>.<host name> (a ".<n>" suffix if that name is
-  // taken) and writes the file-version record. Throws std::runtime_error naming the path on failure.
+  // taken) and writes the file-version record. Throws std::system_error naming the path on failure.
   explicit TensorBoardWriter(const std::filesystem::path& run_directory,
                              std::chrono::milliseconds flush_interval = std::chrono::milliseconds(2000));
-  ~TensorBoardWriter();  // flushes
+  ~TensorBoardWriter();  // flushes, ignoring a failure (flush() reports it)
   TensorBoardWriter(const TensorBoardWriter&) = delete;
   TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;
 
@@ -44,17 +45,23 @@ class TensorBoardWriter {
   // The scalars of an event, under these tags: StepMetrics -> train/loss, train/aux_loss,
   // train/learning_rate, train/grad_norm, train/tokens_per_s, train/flops_per_s, train/mfu (when known),
   // train/memory_bytes, train/tokens_seen; ValidationResult -> val/loss, val/perplexity; SkippedStep ->
-  // train/skipped_consecutive. Other events write nothing. Matches EventStream::Callback's shape.
+  // train/skipped_consecutive. RunFinished flushes. Other events write nothing. Matches
+  // EventStream::Callback's shape.
   void write(const Event& event);
 
+  // Writes the records held since the last flush in one append (AppendOnlyFile): all of them or none, so the
+  // file never ends in half a record. On failure they are dropped, the file keeps its whole records, and the
+  // std::system_error names the path, the bytes and the reason.
   void flush();
   const std::filesystem::path& path() const { return path_; }
+  uint64_t file_bytes() const { return file_->size(); }  // the file's whole records, flushed
 
  private:
   void append_record(std::string_view data);
 
   std::filesystem::path path_;
-  std::ofstream file_;
+  std::optional<AppendOnlyFile> file_;  // opened once path_ is chosen
+  std::string pending_;                 // framed records not yet written
   std::chrono::milliseconds flush_interval_;
   std::chrono::steady_clock::time_point last_flush_;
 };

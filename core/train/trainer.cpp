@@ -19,6 +19,7 @@
 #include "model/rope_table.h"
 #include "tokenizer/tokenizer.h"
 #include "train/numerical_guard.h"
+#include "train/out_of_memory_error.h"
 
 namespace minimind {
 
@@ -89,6 +90,20 @@ struct Trainer::Impl {
   std::vector<std::promise<ModelSnapshot>> pending_snapshots;
   std::atomic<bool> snapshot_requested{false};  // the training thread's cheap check between micro-steps
   std::string probe_prompt;                     // under pause_mutex
+  std::vector<std::string> log_failures;        // under pause_mutex: report_log_failure's, not yet checked
+  std::atomic<bool> log_failure_reported{false};
+
+  // What the training thread is doing, for the message of an error (an allocation failure has no text).
+  const char* phase = "starting the run";
+  int64_t phase_step = 0;                 // the optimizer step it belongs to, from 1
+  std::string log_failure_being_checked;  // while the checkpoint after a log failure is written
+  // The newest complete checkpoint of this run, or the one it resumed from.
+  std::filesystem::path last_checkpoint;
+
+  void enter(const char* what, int64_t at_step) {
+    phase = what;
+    phase_step = at_step;
+  }
 
   Impl(const TrainConfig& c, Backend& b, EventStream& e)
       : config(c), backend(b), events(e), guard(guard_config(c)), probe_prompt(c.probe_prompt) {}
@@ -151,7 +166,9 @@ struct Trainer::Impl {
     state.run_config = train_config_to_json(config);
     state.first_moment = optimizer->first_moment().buffer();
     state.second_moment = optimizer->second_moment().buffer();
+    enter("writing a checkpoint", step);
     const std::filesystem::path path = write_checkpoint(config.run_dir, *model, state);
+    last_checkpoint = path;
     prune_checkpoints(config.run_dir, static_cast<int>(std::max<int64_t>(1, config.keep_last)),
                       best_step >= 0 ? std::optional<int64_t>(best_step) : std::nullopt);
     events.publish(CheckpointWritten{step, path.string(), best_step == step});
@@ -206,6 +223,48 @@ struct Trainer::Impl {
       for (auto& promise : pending) promise.set_value(snapshot);
     } catch (...) {
       for (auto& promise : pending) promise.set_exception(std::current_exception());
+    }
+  }
+
+  // After a log failure (report_log_failure), at a step boundary: a checkpoint shows whether the run can
+  // still save itself. If it can, training goes on with a warning; if not, the checkpoint's error ends the
+  // run.
+  void check_saving_after_log_failure() {
+    std::vector<std::string> failures;
+    {
+      std::lock_guard lock(pause_mutex);
+      failures.swap(log_failures);
+      log_failure_reported = false;
+    }
+    if (failures.empty()) return;
+    std::string what;
+    for (const std::string& failure : failures) what += (what.empty() ? "" : "; ") + failure;
+    log_failure_being_checked = what;
+    save(loader->state());
+    log_failure_being_checked.clear();
+    events.publish(Warning{step,
+                           "the run's logs cannot be written (" + what +
+                               "). A checkpoint can still be written (" + last_checkpoint.string() +
+                               "), so training goes on; the events the log misses are lost.",
+                           true});
+  }
+
+  // Says in the event stream that the run failed, before the error propagates: what failed, where, and what
+  // is left to resume from.
+  void report_failure(const std::string& error) noexcept {
+    try {
+      std::string message = "training failed at step " + std::to_string(phase_step) + " while " + phase;
+      if (!log_failure_being_checked.empty())
+        message += " to check that the run can still be saved after a log failure (" +
+                   log_failure_being_checked + ")";
+      message += ": " + error + ". ";
+      message += last_checkpoint.empty() ? "No checkpoint of this run was written."
+                                         : "The last complete checkpoint is " + last_checkpoint.string() +
+                                               "; resume from it once the cause is fixed.";
+      events.publish(RunFailed{phase_step, message, error, last_checkpoint.string()});
+      events.publish(RunFinished{step, "failed: " + error});
+    } catch (...) {
+      // Out of memory even for the message: the error itself still propagates.
     }
   }
 
@@ -324,7 +383,35 @@ const TrainConfig& Trainer::config() const { return impl_->config; }
 int64_t Trainer::step() const { return impl_->step; }
 int64_t Trainer::total_steps() const { return impl_->total_steps; }
 
+void Trainer::report_log_failure(std::string message) {
+  {
+    std::lock_guard lock(impl_->pause_mutex);
+    impl_->log_failures.push_back(std::move(message));
+  }
+  impl_->log_failure_reported = true;
+}
+
 TrainOutcome Trainer::run() {
+  Impl& s = *impl_;
+  try {
+    return run_steps();
+  } catch (const OutOfMemoryError& e) {
+    s.report_failure(e.what());
+    throw;
+  } catch (const std::bad_alloc&) {
+    const OutOfMemoryError error(s.phase, s.phase_step);
+    s.report_failure(error.what());
+    throw error;
+  } catch (const std::exception& e) {
+    s.report_failure(e.what());
+    throw;
+  } catch (...) {
+    s.report_failure("an unknown error");
+    throw;
+  }
+}
+
+TrainOutcome Trainer::run_steps() {
   Impl& s = *impl_;
   s.set_running(true);
   // However run() ends (an exception included), pending snapshot requests are answered.
@@ -338,6 +425,8 @@ TrainOutcome Trainer::run() {
   const int64_t start_step = s.step;
   const int64_t tokens_per_step = s.config.batch_size * s.config.seq_len * s.config.accumulation_steps;
   outcome.reason = "finished";
+  s.last_checkpoint = s.resumed_from;
+  s.enter("starting the run", s.step + 1);
   if (!s.resumed_from.empty()) s.events.publish(Warning{s.step, "resumed from " + s.resumed_from.string()});
   s.publish_rope_table();
 
@@ -360,8 +449,11 @@ TrainOutcome Trainer::run() {
         stopped = true;
         break;
       }
+      s.enter("loading a batch", s.step + 1);
       const Batch batch = s.loader->next();
+      s.enter("running the forward pass", s.step + 1);
       const LossTerms terms = model.forward(batch, true, micro_step_seed(s.config.seed, s.step, micro));
+      s.enter("running the backward pass", s.step + 1);
       model.backward(1.0 / static_cast<double>(s.config.accumulation_steps));
       loss += terms.loss / static_cast<double>(s.config.accumulation_steps);
       aux += terms.aux_loss / static_cast<double>(s.config.accumulation_steps);
@@ -373,7 +465,9 @@ TrainOutcome Trainer::run() {
       outcome.reason = "stopped";
       break;
     }
+    s.enter("inspecting the gradients", s.step + 1);
     if (s.gradient_hook) s.gradient_hook(s.step, model.gradients().buffer());
+    s.enter("clipping the gradients and taking the optimizer step", s.step + 1);
     const double grad_norm = clip_gradient_norm(s.backend, model.gradients(), s.config.grad_clip);
     const GuardVerdict verdict = s.guard.check(loss, grad_norm);
     const double lr = learning_rate_at(s.config.schedule, s.step);
@@ -389,6 +483,7 @@ TrainOutcome Trainer::run() {
     }
     ++s.step;
     outcome.last_loss = loss;
+    s.enter("publishing the step's metrics", s.step);
 
     const auto now = std::chrono::steady_clock::now();
     const double step_s = std::chrono::duration<double>(now - step_start).count();
@@ -415,6 +510,7 @@ TrainOutcome Trainer::run() {
 
     const bool last = s.step == s.total_steps;
     if ((s.config.eval_every > 0 && s.step % s.config.eval_every == 0) || last) {
+      s.enter("validating", s.step);
       const double val = s.validate();
       if (!std::isnan(val)) {
         s.events.publish(ValidationResult{s.step, val, std::exp(val)});
@@ -424,11 +520,17 @@ TrainOutcome Trainer::run() {
         }
       }
     }
-    if (s.config.sample_every > 0 && (s.step % s.config.sample_every == 0 || last)) s.probe();
+    if (s.config.sample_every > 0 && (s.step % s.config.sample_every == 0 || last)) {
+      s.enter("running the probes (attention maps, sample text)", s.step);
+      s.probe();
+    }
     if ((s.config.save_every > 0 && s.step % s.config.save_every == 0) || last) s.save(s.loader->state());
+    if (s.log_failure_reported) s.check_saving_after_log_failure();
   }
   if (outcome.reason != "finished") s.save(s.loader->state());
+  if (s.log_failure_reported) s.check_saving_after_log_failure();
   outcome.steps = s.step;
+  outcome.last_checkpoint = s.last_checkpoint;
   outcome.best_validation_loss = s.best_validation_loss;
   s.events.publish(RunFinished{s.step, outcome.reason});
   return outcome;

@@ -34,7 +34,16 @@ class Trainer {
   static std::unique_ptr<Trainer> resume(const std::filesystem::path& run_dir, Backend& backend, EventStream& events);
   ~Trainer();
 
-  TrainOutcome run();  // returns when the run ends, is stopped (after a checkpoint) or is stopped by the guard
+  // Returns when the run ends, is stopped (after a checkpoint) or is stopped by the guard. An error ends the
+  // run: before it propagates, a RunFailed event says what failed, in which phase and step, and which is the
+  // run's last complete checkpoint, followed by RunFinished{"failed: <error>"}. An allocation failure
+  // propagates as OutOfMemoryError (a std::bad_alloc naming the phase and step).
+  TrainOutcome run();
+
+  // From any thread (RunLogs' failure callback): a log of the run cannot be written. At the end of the
+  // current step the run writes a checkpoint to check that it can still save itself: if it can, it goes on
+  // with a Warning (failure = true) carrying `message`; if not, it ends with the checkpoint's error.
+  void report_log_failure(std::string message);
 
   // From any thread; honoured between micro-steps.
   void request_pause();
@@ -63,6 +72,7 @@ class Trainer {
  private:
   struct Impl;
   explicit Trainer(std::unique_ptr<Impl> impl);
+  TrainOutcome run_steps();
   std::unique_ptr<Impl> impl_;
 };
 

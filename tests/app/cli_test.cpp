@@ -1,11 +1,13 @@
 // The minimind CLI as a user runs it: real processes, real files. Bad arguments exit non-zero with a message
-// naming the problem; forward writes logits, loss and named gradients that agree with the library.
+// naming the problem; forward writes logits, loss and named gradients that agree with the library; an error
+// during a run (a full disk, a file-size limit) ends it with a message and exit status 1, not a signal.
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +18,11 @@
 #include "config/presets.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
+#include "support/file_contents.h"
+#include "support/file_size_limit.h"
 #include "support/scratch_directory.h"
+#include "support/tmpfs_mount.h"
+#include "train/checkpoint.h"
 #include "train/run_config.h"
 
 namespace minimind {
@@ -25,8 +31,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct CliRun {
-  int exit_code;
+  int exit_code;       // -1 when it did not exit normally
   std::string output;  // stdout and stderr
+  int status = 0;      // as waitpid reports it: a signal shows here
 };
 
 CliRun run_cli(const std::string& arguments) {
@@ -37,7 +44,7 @@ CliRun run_cli(const std::string& arguments) {
   std::array<char, 4096> buffer;
   while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
   const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output, status};
 }
 
 class CliTest : public ::testing::Test {
@@ -316,6 +323,110 @@ TEST_F(CliTest, TrainTakesARunConfigWhoseSettingsFlagsOverride) {
   EXPECT_NE(run.output.find("train.batch_size: expected an integer"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find((dir_ / "broken.json").string()), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(dir_ / "run4"));
+}
+
+// A small corpus prepared into shards under `dir`/data (the default tokenizer), for runs of the tiny model.
+void prepare_small_corpus(const fs::path& dir) {
+  {
+    std::ofstream corpus(dir / "corpus.jsonl");
+    for (int i = 0; i < 200; ++i)
+      corpus << "{\"text\": \"sentence " << i << " about the river and the mill\"}\n";
+  }
+  const CliRun run = run_cli("prepare --input " + (dir / "corpus.jsonl").string() + " --out " +
+                             (dir / "data").string() + " --val_fraction 0.1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+}
+
+const std::string kTinyRun =
+    " --preset tiny --hidden_size 32 --num_hidden_layers 2 --num_attention_heads 4"
+    " --num_key_value_heads 2 --threads 1 --batch_size 4 --max_seq_len 32";
+
+// The run_failed event in a run's metrics.jsonl, after checking that every line of it is whole JSON.
+nlohmann::json run_failed_in(const fs::path& metrics) {
+  const std::string bytes = read_file(metrics);
+  EXPECT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.back(), '\n') << "metrics.jsonl ends with half a line";
+  nlohmann::json found;
+  std::istringstream lines(bytes);
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_FALSE(json.is_discarded()) << line;
+    if (!json.is_discarded() && json["type"] == "run_failed") found = json;
+  }
+  return found;
+}
+
+uint64_t directory_bytes(const fs::path& dir) {
+  uint64_t bytes = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  return bytes;
+}
+
+// Reference: the exit status as waitpid reports it (a normal exit with 1, not a signal; before, the trainer's
+// error reached a joinable std::thread and std::terminate aborted with SIGABRT), the checkpoint files
+// verified by their COMPLETE checksums, and metrics.jsonl parsed line by line.
+TEST_F(CliTest, AFullDiskEndsTheRunWithAMessageAndKeepsTheLastCheckpoint) {
+  prepare_small_corpus(dir_);
+  // One checkpoint's size, measured on the ordinary disk with the same settings.
+  CliRun run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " +
+                       (dir_ / "measure").string() + kTinyRun + " --max_steps 2 --save_every 2");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const uint64_t checkpoint_bytes = directory_bytes(dir_ / "measure" / "checkpoints" / "step-000002");
+  // Room for the logs and one and a half checkpoints: the one of step 2 fits, the one of step 4 does not.
+  const TmpfsMount disk(dir_ / "disk", checkpoint_bytes * 3 / 2 + (256 << 10));
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << disk.error() << "; needs root)";
+  const fs::path run_dir = dir_ / "disk" / "run";
+  run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " + run_dir.string() + kTinyRun +
+                " --max_steps 8 --save_every 2");
+  ASSERT_TRUE(WIFEXITED(run.status)) << "ended by signal " << WTERMSIG(run.status) << ":\n" << run.output;
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("minimind train: "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find((run_dir / "checkpoints" / "step-000004").string()), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("No space left on device"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("error at step 4: training failed at step 4 while writing a checkpoint"),
+            std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("terminate called"), std::string::npos) << run.output;
+
+  const fs::path last = run_dir / "checkpoints" / "step-000002";
+  EXPECT_EQ(latest_checkpoint(run_dir), last);
+  EXPECT_NO_THROW(verify_checkpoint(last));
+  CpuBackend backend(1);
+  EXPECT_NO_THROW(load_model(last, backend));
+  const nlohmann::json failed = run_failed_in(run_dir / "metrics.jsonl");
+  ASSERT_FALSE(failed.is_null()) << read_file(run_dir / "metrics.jsonl");
+  EXPECT_NE(failed["error"].get<std::string>().find("No space left on device"), std::string::npos) << failed;
+  EXPECT_EQ(failed["last_checkpoint"], last.string());
+  EXPECT_NE(failed["message"].get<std::string>().find("The last complete checkpoint is " + last.string()),
+            std::string::npos)
+      << failed;
+}
+
+// The same without root: a file-size limit (ulimit -f) refuses the first checkpoint's model file. Before,
+// SIGXFSZ killed the process without a word.
+TEST_F(CliTest, AFileSizeLimitEndsTheRunWithAMessageNotASignal) {
+  prepare_small_corpus(dir_);
+  const fs::path run_dir = dir_ / "run";
+  CliRun run;
+  {
+    // Larger than the logs and configs, smaller than the model file (6400 x 32 embedding floats alone).
+    const FileSizeLimit limit(200 << 10, /*ignore_sigxfsz=*/false);  // the CLI must ignore it itself
+    run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " + run_dir.string() +
+                  kTinyRun + " --max_steps 4 --save_every 2");
+  }
+  ASSERT_TRUE(WIFEXITED(run.status)) << "ended by signal " << WTERMSIG(run.status) << ":\n" << run.output;
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("model.safetensors"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("File too large"), std::string::npos) << run.output;
+  EXPECT_FALSE(latest_checkpoint(run_dir).has_value());
+  const nlohmann::json failed = run_failed_in(run_dir / "metrics.jsonl");
+  ASSERT_FALSE(failed.is_null()) << read_file(run_dir / "metrics.jsonl");
+  EXPECT_TRUE(failed["last_checkpoint"].is_null()) << failed;
+  EXPECT_NE(failed["message"].get<std::string>().find("No checkpoint of this run was written"),
+            std::string::npos)
+      << failed;
 }
 
 TEST_F(CliTest, InfoReportsParametersAndMemory) {

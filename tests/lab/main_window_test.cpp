@@ -1,7 +1,8 @@
 // The main window as a user meets it (offscreen): a fresh profile opens on the tiny preset and the default
 // corpus, one click on Start prepares the data and trains (the loss falls), an invalid configuration keeps
-// Start disabled, closing during a run asks and ends with a checkpoint, a bad corpus is reported in plain
-// words, and the configuration and last run come back in the next window.
+// Start disabled, closing during a run asks and ends with a checkpoint, a bad corpus, a failing run and a log
+// that cannot be written are reported in plain words, and the configuration and last run come back in the
+// next window.
 #include "lab/main_window.h"
 
 #include <gtest/gtest.h>
@@ -34,6 +35,7 @@
 #include "data_view.h"
 #include "lab/training_controller.h"
 #include "support/event_loop.h"
+#include "support/file_contents.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
 #include "train_view.h"
@@ -205,6 +207,43 @@ TEST(MainWindow, OutOfMemoryIsShownInPlainWords) {
   EXPECT_TRUE(window.error_text().contains("Out of memory")) << window.error_text().toStdString();
   EXPECT_FALSE(window.training()->running());
   EXPECT_EQ(window.train_view()->state(), TrainView::State::idle);
+}
+
+TEST(MainWindow, AFailingRunAndAFailingLogAreShownInTheBanner) {
+  FreshProfile profile;
+  {
+    // A log that cannot be written (every write to /dev/full: ENOSPC): the banner says so, training goes on.
+    RunConfig config = quick_config();
+    config.train.run_dir = profile.directory() / "log_fails";
+    std::filesystem::create_directories(config.train.run_dir);
+    std::filesystem::create_symlink("/dev/full", config.train.run_dir / "metrics.jsonl");
+    MainWindow window(config);
+    window.start_training();
+    ASSERT_TRUE(wait_for([&] { return !window.error_text().isEmpty(); }, std::chrono::seconds(60)));
+    EXPECT_TRUE(window.error_text().contains("the run's logs cannot be written"))
+        << window.error_text().toStdString();
+    EXPECT_TRUE(window.error_text().contains("No space left on device")) << window.error_text().toStdString();
+    EXPECT_TRUE(window.training()->running());
+    window.training()->stop();
+    ASSERT_TRUE(wait_for([&] { return !window.training()->running(); }));
+  }
+  {
+    // A checkpoint that cannot be written (a file where its folder should be) ends the run.
+    RunConfig config = quick_config();
+    config.train.run_dir = profile.directory() / "checkpoint_fails";
+    config.train.save_every = 2;
+    write_file(config.train.run_dir / "checkpoints", "not a folder");
+    MainWindow window(config);
+    window.start_training();
+    ASSERT_TRUE(
+        wait_for([&] { return window.error_text().startsWith("Training failed"); }, std::chrono::seconds(60)))
+        << window.error_text().toStdString();
+    EXPECT_TRUE(
+        window.error_text().contains(QString::fromStdString((config.train.run_dir / "checkpoints").string())))
+        << window.error_text().toStdString();
+    EXPECT_FALSE(window.training()->running());
+    EXPECT_EQ(window.train_view()->state(), TrainView::State::idle);
+  }
 }
 
 TEST(MainWindow, AttentionRefreshesOnDemandFromALoadedModel) {

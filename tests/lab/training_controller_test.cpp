@@ -1,5 +1,7 @@
 // The lab's controller drives a real tiny training run on its thread: it starts, pauses (steps stop coming),
-// resumes, and stops with a checkpoint; events arrive as signals on the GUI thread.
+// resumes, and stops with a checkpoint; events arrive as signals on the GUI thread. An error during a run (a
+// checkpoint that cannot be written, a full disk said in plain words) ends it through failed(); a log that
+// cannot be written is a problem() while the run goes on.
 #include "lab/training_controller.h"
 
 #include <gtest/gtest.h>
@@ -10,18 +12,16 @@
 #include <random>
 
 #include "support/event_loop.h"
+#include "support/file_contents.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
+#include "support/tmpfs_mount.h"
 #include "train/checkpoint.h"
 
 namespace minimind {
 namespace {
 
-TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
-  ScratchDirectory dir;
-  std::filesystem::create_directories(dir / "data");
-  std::mt19937_64 rng(1);
-  for (const char* name : {"train.shard", "validation.shard"}) write_random_shard(dir / "data" / name, 64, 200, 12, 1, rng);
+ModelConfig tiny_model() {
   ModelConfig model;
   model.hidden_size = 16;
   model.num_hidden_layers = 1;
@@ -30,15 +30,31 @@ TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
   model.vocab_size = 64;
   model.intermediate_size = 32;
   model.max_position_embeddings = 32;
+  return model;
+}
+
+// Random shards under `dir`/data and a run into `dir`/run.
+TrainConfig tiny_run(const ScratchDirectory& dir) {
+  std::filesystem::create_directories(dir / "data");
+  std::mt19937_64 rng(1);
+  for (const char* name : {"train.shard", "validation.shard"})
+    write_random_shard(dir / "data" / name, 64, 200, 12, 1, rng);
   TrainConfig config;
   config.data_dir = dir / "data";
   config.run_dir = dir / "run";
   config.batch_size = 2;
   config.seq_len = 8;
-  config.max_steps = 100000;  // only a stop ends it
   config.eval_every = 0;
   config.save_every = 0;
   config.threads = 1;
+  return config;
+}
+
+TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
+  ScratchDirectory dir;
+  const ModelConfig model = tiny_model();
+  TrainConfig config = tiny_run(dir);
+  config.max_steps = 100000;  // only a stop ends it
 
   TrainingController controller;
   std::vector<int64_t> steps;
@@ -85,8 +101,88 @@ TEST(TrainingController, RefusedSetupIsReportedNotThrown) {
   TrainConfig config;
   config.data_dir = "/nonexistent-shards";
   config.run_dir = "/tmp/never-written";
-  EXPECT_FALSE(controller.start(config, ModelConfig{}));
+  const ModelConfig model;
+  EXPECT_FALSE(controller.start(config, model));
   EXPECT_TRUE(message.contains("nonexistent-shards")) << message.toStdString();
+}
+
+// Reference: the signals received, and metrics.jsonl read back (whole lines, the run_failed event in it).
+TEST(TrainingController, AnErrorDuringTheRunEndsItThroughFailed) {
+  ScratchDirectory dir;
+  TrainConfig config = tiny_run(dir);
+  config.max_steps = 6;
+  config.save_every = 2;
+  // The first checkpoint cannot be written: where its folder should be, there is a file.
+  std::filesystem::create_directories(config.run_dir);
+  write_file(config.run_dir / "checkpoints", "not a folder");
+  TrainingController controller;
+  QString failure, finished_reason;
+  QStringList warnings;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { failure = m; });
+  QObject::connect(&controller, &TrainingController::finished,
+                   [&](const QString& r) { finished_reason = r; });
+  QObject::connect(&controller, &TrainingController::warning, [&](const QString& m) { warnings << m; });
+  ASSERT_TRUE(controller.start(config, tiny_model()));  // the setup itself is fine
+  ASSERT_TRUE(wait_for([&] { return !failure.isEmpty() || !finished_reason.isEmpty(); }));
+  EXPECT_TRUE(finished_reason.isEmpty()) << finished_reason.toStdString();
+  EXPECT_TRUE(failure.contains(QString::fromStdString((config.run_dir / "checkpoints").string())))
+      << failure.toStdString();
+  EXPECT_FALSE(controller.running());
+  // The failure is in the log pane's stream and in metrics.jsonl, whose every line is whole.
+  ASSERT_FALSE(warnings.isEmpty());
+  EXPECT_TRUE(warnings.back().startsWith("training failed at step 2 while writing a checkpoint"))
+      << warnings.back().toStdString();
+  const std::string metrics = read_file(config.run_dir / "metrics.jsonl");
+  ASSERT_FALSE(metrics.empty());
+  EXPECT_EQ(metrics.back(), '\n');
+  EXPECT_NE(metrics.find("\"type\":\"run_failed\""), std::string::npos) << metrics;
+}
+
+TEST(TrainingController, AFullDiskIsSaidInPlainWords) {
+  ScratchDirectory dir;
+  TrainConfig config = tiny_run(dir);
+  config.run_dir = dir / "disk" / "run";
+  config.max_steps = 6;
+  config.save_every = 2;
+  ModelConfig model = tiny_model();
+  model.hidden_size = 64;  // about 40,000 parameters: the first checkpoint needs ~0.5 MB, the disk has 64 KiB
+  model.intermediate_size = 128;
+  const TmpfsMount disk(dir / "disk", 64 << 10);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << disk.error() << "; needs root)";
+  TrainingController controller;
+  QString failure, finished_reason;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { failure = m; });
+  QObject::connect(&controller, &TrainingController::finished,
+                   [&](const QString& r) { finished_reason = r; });
+  ASSERT_TRUE(controller.start(config, model)) << failure.toStdString();
+  ASSERT_TRUE(wait_for([&] { return !failure.isEmpty() || !finished_reason.isEmpty(); }));
+  EXPECT_TRUE(failure.startsWith("The disk is full: free some space")) << failure.toStdString();
+  EXPECT_TRUE(failure.contains("No space left on device")) << failure.toStdString();
+  EXPECT_TRUE(failure.contains(QString::fromStdString((config.run_dir / "checkpoints").string())))
+      << failure.toStdString();
+}
+
+TEST(TrainingController, ALogThatCannotBeWrittenIsAProblemWhileTheRunGoesOn) {
+  ScratchDirectory dir;
+  TrainConfig config = tiny_run(dir);
+  config.max_steps = 100000;  // goes on until stopped
+  std::filesystem::create_directories(config.run_dir);
+  std::filesystem::create_symlink("/dev/full", config.run_dir / "metrics.jsonl");  // every write: ENOSPC
+  TrainingController controller;
+  QString problem, finished_reason, failure;
+  QObject::connect(&controller, &TrainingController::problem, [&](const QString& m) { problem = m; });
+  QObject::connect(&controller, &TrainingController::finished,
+                   [&](const QString& r) { finished_reason = r; });
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { failure = m; });
+  ASSERT_TRUE(controller.start(config, tiny_model()));
+  ASSERT_TRUE(wait_for([&] { return !problem.isEmpty() || !failure.isEmpty(); })) << "no problem() reported";
+  EXPECT_TRUE(controller.running());
+  controller.stop();
+  ASSERT_TRUE(wait_for([&] { return !finished_reason.isEmpty() || !failure.isEmpty(); }));
+  EXPECT_EQ(finished_reason, "stopped") << failure.toStdString();
+  EXPECT_TRUE(problem.contains("metrics.jsonl")) << problem.toStdString();
+  EXPECT_TRUE(problem.contains("No space left on device")) << problem.toStdString();
+  EXPECT_TRUE(problem.contains("training goes on")) << problem.toStdString();
 }
 
 }  // namespace
