@@ -93,9 +93,9 @@ if [[ -z $window ]]; then
 fi
 sleep 3
 DISPLAY=$display import -window root "$work/lab-opened.png"
-DISPLAY=$display xdotool windowactivate --sync "$window" key --clearmodifiers ctrl+q
+DISPLAY=$display xdotool windowfocus --sync "$window" key --clearmodifiers ctrl+q 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.1; done
-kill "$run_pid" 2>/dev/null || true
+pkill -f /root/minimind/build/app/minimind-lab 2>/dev/null || true
 wait "$run_pid" 2>/dev/null || true
 echo "fresh_debian_check: the lab opened (window $window), pictured in $work/lab-opened.png"
 
