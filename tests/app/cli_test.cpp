@@ -16,6 +16,7 @@
 #include "config/presets.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
+#include "support/cli_run.h"
 #include "support/scratch_directory.h"
 #include "train/run_config.h"
 
@@ -23,22 +24,6 @@ namespace minimind {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CliRun run_cli(const std::string& arguments) {
-  const std::string command = std::string(MINIMIND_CLI_PATH) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 class CliTest : public ::testing::Test {
  protected:
