@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
@@ -42,14 +43,25 @@ void AtomicFile::fail(const std::filesystem::path& path, const std::string& step
 }
 
 void AtomicFile::write(const void* bytes, std::size_t size) {
-  if (const int error = write_fully(fd_, bytes, size); error != 0) fail(path_, "write", error);
+  std::size_t written = 0;
+  const int error = write_fully(fd_, bytes, size, &written);
+  const std::size_t offset = bytes_written_;
+  bytes_written_ += written;
+  if (error != 0)
+    fail(path_,
+         "write of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+             " stopped after " + std::to_string(written) + " bytes",
+         error);
 }
 
 void AtomicFile::commit() {
-  if (::fsync(fd_) != 0) fail(path_, "fsync", errno);
+  // A full disk may show only here, on file systems that allocate late (ENOSPC or EDQUOT from fsync or
+  // close).
+  const std::string size = " (" + std::to_string(bytes_written_) + " bytes written)";
+  if (::fsync(fd_) != 0) fail(path_, "fsync" + size, errno);
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) fail(path_, "close", errno);
+  if (::close(fd) != 0) fail(path_, "close" + size, errno);
   if (::rename(path_.c_str(), target_.c_str()) != 0) fail(target_, "rename from " + path_.string(), errno);
   renamed_ = true;
   std::filesystem::path directory = target_.parent_path();
@@ -63,31 +75,39 @@ void AtomicFile::commit() {
   if (result != 0 && error != EINVAL) fail(directory, "fsync of the directory", error);
 }
 
-int write_fully(int fd, const void* bytes, std::size_t size) {
+int write_fully(int fd, const void* bytes, std::size_t size, std::size_t* written) {
   const char* data = static_cast<const char*>(bytes);
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno;
+  std::size_t done = 0;
+  int error = 0;
+  while (done < size) {
+    const ssize_t count = ::write(fd, data + done, size - done);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) {
+      // write() returns 0 for a non-empty request only where no progress is possible; retrying would spin.
+      error = count < 0 ? errno : EIO;
+      break;
     }
-    data += written;
-    size -= static_cast<size_t>(written);
+    done += static_cast<size_t>(count);
   }
-  return 0;
+  if (written) *written = done;
+  return error;
 }
 
 namespace {
 
 constexpr const char* kWriterName = "write_file_atomically";
 
-// An output buffer over a file descriptor that records the first write error instead of losing it.
+// An output buffer over an AtomicFile that keeps the first write failure (a stream swallows exceptions from
+// its buffer) and stops writing after it.
 class FileDescriptorBuffer : public std::streambuf {
  public:
-  explicit FileDescriptorBuffer(int fd) : fd_(fd), buffer_(kBufferBytes) {
+  explicit FileDescriptorBuffer(AtomicFile& file) : file_(file), buffer_(kBufferBytes) {
     setp(buffer_.data(), buffer_.data() + buffer_.size());
   }
-  int error() const { return error_; }
+  // Throws the first failure, if any, as AtomicFile::write reported it.
+  void rethrow_failure() const {
+    if (failure_) std::rethrow_exception(failure_);
+  }
 
  protected:
   int_type overflow(int_type ch) override {
@@ -101,8 +121,7 @@ class FileDescriptorBuffer : public std::streambuf {
   std::streamsize xsputn(const char* data, std::streamsize count) override {
     // Large blocks (tensor data) bypass the buffer instead of being copied through it.
     if (count >= static_cast<std::streamsize>(buffer_.size())) {
-      if (!drain()) return 0;
-      if ((error_ = write_fully(fd_, data, static_cast<size_t>(count))) != 0) return 0;
+      if (!drain() || !write_out(data, static_cast<size_t>(count))) return 0;
       return count;
     }
     return std::streambuf::xsputn(data, count);
@@ -113,16 +132,25 @@ class FileDescriptorBuffer : public std::streambuf {
   static constexpr size_t kBufferBytes = size_t{1} << 20;
 
   bool drain() {
-    if (error_ != 0) return false;
-    const size_t pending = static_cast<size_t>(pptr() - pbase());
-    if ((error_ = write_fully(fd_, pbase(), pending)) != 0) return false;
+    if (!write_out(pbase(), static_cast<size_t>(pptr() - pbase()))) return false;
     setp(buffer_.data(), buffer_.data() + buffer_.size());
     return true;
   }
 
-  int fd_;
+  bool write_out(const char* data, size_t size) {
+    if (failure_) return false;
+    try {
+      file_.write(data, size);
+      return true;
+    } catch (const std::system_error&) {
+      failure_ = std::current_exception();
+      return false;
+    }
+  }
+
+  AtomicFile& file_;
   std::vector<char> buffer_;
-  int error_ = 0;
+  std::exception_ptr failure_;
 };
 
 }  // namespace
@@ -137,11 +165,11 @@ void write_file_atomically(const std::filesystem::path& path,
                            const std::function<void(std::ostream&)>& write) {
   AtomicFile temporary(path, kWriterName);
   {
-    FileDescriptorBuffer buffer(temporary.fd());
+    FileDescriptorBuffer buffer(temporary);
     std::ostream stream(&buffer);
     write(stream);
     stream.flush();
-    if (buffer.error() != 0) temporary.fail(temporary.path(), "write", buffer.error());
+    buffer.rethrow_failure();
     if (!stream)
       throw std::runtime_error(std::string(kWriterName) + ": " + temporary.path().string() +
                                ": the writer left the stream in a failed state");

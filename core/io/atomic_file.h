@@ -12,12 +12,14 @@
 
 namespace minimind {
 
-// Throws std::system_error naming the path, the failed step and the system's reason; the temporary file is
-// removed on any failure and the target is left as it was.
+// Throws std::system_error naming the path, the failed step and the system's reason (for a write: the bytes
+// asked, the offset and the bytes written before the error, as a full disk stops a write midway); the
+// temporary file is removed on any failure and the target is left as it was.
 void write_file_atomically(const std::filesystem::path& path, std::span<const char> bytes);
 
 // Streams the contents through `write`. If `write` throws, its exception propagates unchanged after the
-// temporary file is removed; the target is untouched.
+// temporary file is removed; the target is untouched. A failed write to the file is reported as above once
+// `write` returns (the stream stops writing at the first failure).
 void write_file_atomically(const std::filesystem::path& path,
                            const std::function<void(std::ostream&)>& write);
 
@@ -38,6 +40,8 @@ class AtomicFile {
 
   // Appends all of `bytes` at the descriptor's position.
   void write(const void* bytes, std::size_t size);
+  // Bytes appended through write() so far.
+  std::size_t bytes_written() const { return bytes_written_; }
   // fsync, close, rename over the target, then fsync the directory so that the rename itself is durable.
   void commit();
 
@@ -49,9 +53,11 @@ class AtomicFile {
   std::filesystem::path path_;
   int fd_ = -1;
   bool renamed_ = false;
+  std::size_t bytes_written_ = 0;
 };
 
-// Writes all `size` bytes to `fd`, retrying short writes and interrupted calls; returns 0 or the errno.
-int write_fully(int fd, const void* bytes, std::size_t size);
+// Writes all `size` bytes to `fd`, retrying short writes and interrupted calls; returns 0 or the errno. If
+// `written` is given, it receives the bytes written before the error (all of them on success).
+int write_fully(int fd, const void* bytes, std::size_t size, std::size_t* written = nullptr);
 
 }  // namespace minimind

@@ -4,12 +4,15 @@
 #include <set>
 #include <stdexcept>
 
+#include "io/complete_marker.h"
 #include "io/safetensors.h"
 #include "tensor/convert.h"
 
 namespace minimind {
 
 namespace {
+constexpr const char* kConfigFile = "config.json";
+constexpr const char* kModelFile = "model.safetensors";
 constexpr const char* kEmbedding = "model.embed_tokens.weight";
 constexpr const char* kLmHead = "lm_head.weight";
 
@@ -67,9 +70,12 @@ void load_weights(MiniMindModel& model, const std::filesystem::path& path) {
 }
 
 std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend, DType dtype) {
-  const ModelConfig config = load_config(directory / "config.json");
+  // A checkpoint certifies its files: a byte changed since in the weights' data would otherwise load without
+  // a word. Checked before anything is read or allocated; only the two files used here are read for it.
+  if (has_complete_marker(directory)) verify_complete_marker(directory, {kConfigFile, kModelFile});
+  const ModelConfig config = load_config(directory / kConfigFile);
   auto model = std::make_unique<MiniMindModel>(config, backend, dtype);
-  load_weights(*model, directory / "model.safetensors");
+  load_weights(*model, directory / kModelFile);
   return model;
 }
 
@@ -82,8 +88,8 @@ void save_model(const MiniMindModel& model, const std::filesystem::path& directo
     tensors.push_back({e.name, value});
     if (e.name == kEmbedding) tensors.push_back({kLmHead, value});
   }
-  save_safetensors(directory / "model.safetensors", tensors, {{"format", "pt"}});
-  save_config(model.config(), directory / "config.json");
+  save_safetensors(directory / kModelFile, tensors, {{"format", "pt"}});
+  save_config(model.config(), directory / kConfigFile);
 }
 
 }  // namespace minimind

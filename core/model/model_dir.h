@@ -14,7 +14,11 @@ namespace minimind {
 // Missing, misshaped or unexpected tensors are refused with their names.
 void load_weights(MiniMindModel& model, const std::filesystem::path& safetensors_path);
 
-// config.json + model.safetensors from `directory`.
+// config.json + model.safetensors from `directory`. A directory with a COMPLETE marker (a training
+// checkpoint) must match it: the marker lists both files and their size and CRC-32C are as recorded, or
+// CheckpointError (io/complete_marker.h) names the file and the difference. Without a marker (a model
+// exported or written by PyTorch) the safetensors header validation and the parameter checks of load_weights
+// stand alone.
 std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend,
                                           DType dtype = DType::f32);
 

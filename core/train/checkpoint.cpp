@@ -1,9 +1,8 @@
-// Checkpoint directories: built under a temporary name, synced, renamed into place; verified by the
-// checksums of the COMPLETE marker before anything is loaded.
+// Checkpoint directories: built under a temporary name held by a lock, synced, renamed into place; verified
+// by the checksums of the COMPLETE marker before anything is loaded.
 #include "train/checkpoint.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,12 +10,15 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <new>
 #include <sstream>
 #include <system_error>
 #include <vector>
 
 #include "io/atomic_file.h"
-#include "io/crc32c.h"
+#include "io/file_lock.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
 
@@ -29,14 +31,14 @@ using nlohmann::json;
 constexpr const char* kCheckpointsFolder = "checkpoints";
 constexpr const char* kStepPrefix = "step-";
 constexpr const char* kTemporaryInfix = ".tmp-";
-constexpr const char* kMarker = "COMPLETE";
+constexpr const char* kLockSuffix = ".lock";
+constexpr const char* kDamagedSuffix = ".damaged";
 constexpr const char* kConfigFile = "config.json";
 constexpr const char* kModelFile = "model.safetensors";
 constexpr const char* kMomentsFile = "trainer_state.safetensors";
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kFirstMoment = "first_moment";
 constexpr const char* kSecondMoment = "second_moment";
-constexpr const char* kMarkerFormat = "minimind-checkpoint";
 constexpr const char* kStateFormat = "minimind-trainer-state";
 
 // The files every checkpoint holds besides the marker, in the order the marker lists them.
@@ -69,33 +71,6 @@ void create_directories_durably(const fs::path& directory) {
   if (!fs::create_directory(directory, error) && error)
     throw std::runtime_error("checkpoint: creating " + directory.string() + " failed: " + error.message());
   sync_directory(parent.empty() ? fs::path(".") : parent);
-}
-
-struct FileDigest {
-  uint64_t bytes = 0;
-  uint32_t crc = 0;
-};
-
-// Streams the file through CRC-32C. Throws CheckpointError naming the file if it cannot be read.
-FileDigest digest_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError("checkpoint file " + path.string() + " is missing or unreadable");
-  FileDigest digest;
-  std::vector<char> chunk(size_t{1} << 20);
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    const auto count = static_cast<size_t>(in.gcount());
-    digest.crc = crc32c(chunk.data(), count, digest.crc);
-    digest.bytes += count;
-  }
-  if (in.bad()) throw CheckpointError("checkpoint file " + path.string() + ": read error");
-  return digest;
-}
-
-std::string hex32(uint32_t value) {
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", value);
-  return text;
 }
 
 std::string read_text(const fs::path& path) {
@@ -205,29 +180,40 @@ bool is_temporary_name(const std::string& name) {
   return name.rfind(kStepPrefix, 0) == 0 && name.find(kTemporaryInfix) != std::string::npos;
 }
 
-// The pid in "step-000123.tmp-<pid>..." or 0.
-pid_t temporary_owner(const std::string& name) {
-  const size_t at = name.find(kTemporaryInfix);
-  if (at == std::string::npos) return 0;
-  try {
-    return static_cast<pid_t>(std::stol(name.substr(at + std::strlen(kTemporaryInfix))));
-  } catch (const std::exception&) {
-    return 0;
-  }
+// What a temporary entry belongs to: "step-000123.tmp-<pid>" for that directory, its lock file
+// (".lock"), and the names its writer moves things to ("-replaced", "-pruned"). One lock covers them all.
+std::string temporary_key(const std::string& name) {
+  size_t end = name.find(kTemporaryInfix) + std::strlen(kTemporaryInfix);
+  while (end < name.size() && name[end] >= '0' && name[end] <= '9') ++end;
+  return name.substr(0, end);
 }
 
-// Removes the temporary directories whose writing process no longer exists.
+fs::path lock_path(const fs::path& checkpoints, const std::string& key) {
+  return checkpoints / (key + kLockSuffix);
+}
+
+// Removes the temporary directories (and lock files) that no live process holds the lock of: leftovers of a
+// writer that crashed or was killed. A PID in the name proves nothing (it may be reused, by this very process
+// too); the lock dies with its holder. Best effort: whatever stays is ignored by everything else anyway.
 void remove_stale_temporaries(const fs::path& checkpoints) {
   std::error_code error;
   if (!fs::is_directory(checkpoints, error)) return;
-  std::vector<fs::path> stale;
+  std::map<std::string, std::vector<fs::path>> entries_by_key;
   for (const auto& item : fs::directory_iterator(checkpoints, error)) {
     const std::string name = item.path().filename().string();
-    if (!is_temporary_name(name)) continue;
-    const pid_t owner = temporary_owner(name);
-    if (owner > 0 && owner != ::getpid() && ::kill(owner, 0) != 0 && errno == ESRCH) stale.push_back(item.path());
+    if (is_temporary_name(name)) entries_by_key[temporary_key(name)].push_back(item.path());
   }
-  for (const fs::path& path : stale) fs::remove_all(path, error);  // best effort: they are ignored anyway
+  for (const auto& [key, entries] : entries_by_key) {
+    std::optional<FileLock> lock;
+    try {
+      lock = FileLock::try_acquire(lock_path(checkpoints, key));
+    } catch (const std::system_error&) {
+      continue;  // cannot tell: leave it
+    }
+    if (!lock) continue;  // its writer is alive and at work
+    for (const fs::path& entry : entries)
+      if (entry != lock->path()) fs::remove_all(entry, error);
+  }  // each lock removes its file as it is released
 }
 
 // Puts the finished temporary directory under its final name. If a checkpoint of that name exists, the two
@@ -237,7 +223,10 @@ void move_into_place(const fs::path& temporary, const fs::path& final_path) {
   if (errno != ENOTEMPTY && errno != EEXIST) io_failure(final_path, "rename from " + temporary.string(), errno);
   if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, final_path.c_str(), RENAME_EXCHANGE) == 0) {
     sync_directory(final_path.parent_path());
-    fs::remove_all(temporary);  // now holds the replaced checkpoint
+    // It now holds the replaced checkpoint. The new one is in place: a copy that cannot be deleted is only a
+    // leftover, which the next write removes.
+    std::error_code ignored;
+    fs::remove_all(temporary, ignored);
     return;
   }
   if (errno != EINVAL && errno != ENOSYS) io_failure(final_path, "exchange with " + temporary.string(), errno);
@@ -248,7 +237,64 @@ void move_into_place(const fs::path& temporary, const fs::path& final_path) {
   if (::rename(temporary.c_str(), final_path.c_str()) != 0)
     io_failure(final_path, "rename from " + temporary.string(), errno);
   sync_directory(final_path.parent_path());
-  fs::remove_all(aside);
+  std::error_code ignored;
+  fs::remove_all(aside, ignored);  // as above
+}
+
+// Writes every file of the checkpoint into `temporary` (which must not exist), the marker last.
+void build_checkpoint(const fs::path& temporary, const MiniMindModel& model, const TrainerState& state) {
+  if (!fs::create_directory(temporary))
+    throw std::runtime_error("checkpoint: " + temporary.string() + " exists although it was just removed");
+  // Each of these writes its file atomically: written, fsynced, renamed, directory fsynced.
+  save_model(model, temporary, model.dtype());
+  Backend& backend = model.backend();
+  const std::vector<NamedTensor> moments = {{kFirstMoment, backend.to_host(state.first_moment)},
+                                            {kSecondMoment, backend.to_host(state.second_moment)}};
+  save_safetensors(temporary / kMomentsFile, moments, {{"format", kStateFormat}});
+  const std::string state_text = state_to_json(state, model.dtype(), model.layout().total()).dump(2) + "\n";
+  write_file_atomically(temporary / kStateFile, std::span<const char>(state_text.data(), state_text.size()));
+  write_complete_marker(temporary, checkpoint_files(), state.step);
+}
+
+// The error of a failed write: the cause (which already names the file, the step, the system's reason and,
+// for a write, the bytes asked and written), then what became of the temporary and of the earlier
+// checkpoints.
+CheckpointWriteError write_failure(const std::exception& cause, int64_t step, const fs::path& final_path,
+                                   const fs::path& temporary, const std::optional<fs::path>& previous,
+                                   bool placed) {
+  std::error_code code;
+  if (const auto* system = dynamic_cast<const std::system_error*>(&cause)) code = system->code();
+  if (placed)
+    return CheckpointWriteError("checkpoint " + final_path.string() +
+                                    " is in place, but syncing its directory " +
+                                    "failed, so it may not survive a power loss: " + cause.what(),
+                                code);
+  std::error_code ignored;
+  const std::string temporary_fate =
+      fs::exists(temporary, ignored)
+          ? "the temporary directory " + temporary.string() + " could not be removed"
+          : "the temporary directory " + temporary.string() + " was removed";
+  const std::string previous_fate =
+      previous ? "the previous checkpoint " + previous->string() + " is intact"
+               : "no earlier checkpoint exists in " + final_path.parent_path().string();
+  return CheckpointWriteError("checkpoint of step " + std::to_string(step) + " not written: " + cause.what() +
+                                  "; " + temporary_fate + "; " + previous_fate,
+                              code);
+}
+
+// The directories under a final name, newest first: the complete ones and those without a marker (so that
+// resume can say why it passes them over).
+std::vector<fs::path> final_named_directories_newest_first(const fs::path& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code error;
+  for (const auto& item : fs::directory_iterator(run_dir / kCheckpointsFolder, error)) {
+    const std::optional<int64_t> step = checkpoint_step(item.path());
+    if (step && item.is_directory(error)) found.emplace_back(*step, item.path());
+  }
+  std::sort(found.begin(), found.end(), std::greater<>());
+  std::vector<fs::path> paths;
+  for (auto& [step, path] : found) paths.push_back(std::move(path));
+  return paths;
 }
 
 }  // namespace
@@ -276,80 +322,39 @@ fs::path write_checkpoint(const fs::path& run_dir, const MiniMindModel& model, c
   check_moment(state.first_moment, "first_moment", model);
   check_moment(state.second_moment, "second_moment", model);
   const fs::path checkpoints = run_dir / kCheckpointsFolder;
-  create_directories_durably(checkpoints);
-  remove_stale_temporaries(checkpoints);
-
   const std::string name = checkpoint_directory_name(state.step);
   const fs::path final_path = checkpoints / name;
-  const fs::path temporary = checkpoints / (name + kTemporaryInfix + std::to_string(::getpid()));
-  fs::remove_all(temporary);  // a leftover of an earlier failed attempt by this process
-  fs::create_directory(temporary);
+  const std::string temporary_name = name + kTemporaryInfix + std::to_string(::getpid());
+  const fs::path temporary = checkpoints / temporary_name;
+  std::optional<fs::path> previous;
+  bool placed = false;
   try {
-    // Each of these writes its file atomically: written, fsynced, renamed, directory fsynced.
-    save_model(model, temporary, model.dtype());
-    Backend& backend = model.backend();
-    const std::vector<NamedTensor> moments = {{kFirstMoment, backend.to_host(state.first_moment)},
-                                              {kSecondMoment, backend.to_host(state.second_moment)}};
-    save_safetensors(temporary / kMomentsFile, moments, {{"format", kStateFormat}});
-    const std::string state_text = state_to_json(state, model.dtype(), model.layout().total()).dump(2) + "\n";
-    write_file_atomically(temporary / kStateFile, std::span<const char>(state_text.data(), state_text.size()));
-
-    // The marker lists what is on disk now (read back), so a file damaged in writing cannot be certified.
-    json files = json::array();
-    for (const std::string& file : checkpoint_files()) {
-      const FileDigest digest = digest_file(temporary / file);
-      files.push_back({{"name", file}, {"bytes", digest.bytes}, {"crc32c", hex32(digest.crc)}});
+    create_directories_durably(checkpoints);
+    previous = latest_checkpoint(run_dir);
+    // Held until the directory has its final name or is gone: it tells other processes that it is in use.
+    const FileLock lock = FileLock::acquire(lock_path(checkpoints, temporary_name));
+    remove_stale_temporaries(checkpoints);  // not ours: we hold its lock
+    try {
+      fs::remove_all(temporary);  // a leftover under our name: certainly stale, as we hold its lock
+      build_checkpoint(temporary, model, state);
+      move_into_place(temporary, final_path);
+      placed = true;
+      sync_directory(checkpoints);
+    } catch (...) {
+      std::error_code ignored;
+      fs::remove_all(temporary, ignored);  // frees the space before anyone is told
+      throw;
     }
-    const json marker = {{"format", kMarkerFormat},
-                         {"format_version", kCheckpointFormatVersion},
-                         {"step", state.step},
-                         {"files", files}};
-    const std::string marker_text = marker.dump(2) + "\n";
-    write_file_atomically(temporary / kMarker, std::span<const char>(marker_text.data(), marker_text.size()));
-
-    move_into_place(temporary, final_path);
-    sync_directory(checkpoints);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(temporary, ignored);
+  } catch (const std::bad_alloc&) {
     throw;
+  } catch (const std::exception& cause) {
+    throw write_failure(cause, state.step, final_path, temporary, previous, placed);
   }
   return final_path;
 }
 
 void verify_checkpoint(const fs::path& checkpoint_dir) {
-  if (!fs::is_directory(checkpoint_dir))
-    throw CheckpointError("checkpoint " + checkpoint_dir.string() + " does not exist or is not a directory");
-  const fs::path marker_path = checkpoint_dir / kMarker;
-  if (!fs::exists(marker_path))
-    throw CheckpointError("checkpoint " + checkpoint_dir.string() + " is incomplete: it has no " + kMarker +
-                          " marker (the write did not finish)");
-  const json marker = parse_json(marker_path);
-  check_format(marker, kMarkerFormat, marker_path);
-  const json files = marker.value("files", json());
-  if (!files.is_array()) throw CheckpointError("checkpoint file " + marker_path.string() + ": no 'files' list");
-
-  std::vector<std::string> listed;
-  for (const json& entry : files) {
-    const auto name = field<std::string>(entry, "name", marker_path);
-    const auto bytes = field<uint64_t>(entry, "bytes", marker_path);
-    const auto crc = field<std::string>(entry, "crc32c", marker_path);
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-      throw CheckpointError("checkpoint file " + marker_path.string() + ": bad file name '" + name + "'");
-    listed.push_back(name);
-    const fs::path path = checkpoint_dir / name;
-    const FileDigest digest = digest_file(path);
-    if (digest.bytes != bytes)
-      throw CheckpointError("checkpoint file " + path.string() + " is " + std::to_string(digest.bytes) +
-                            " bytes, the marker records " + std::to_string(bytes) +
-                            (digest.bytes < bytes ? " (truncated)" : ""));
-    if (hex32(digest.crc) != crc)
-      throw CheckpointError("checkpoint file " + path.string() + " is corrupt: CRC-32C " + hex32(digest.crc) +
-                            ", the marker records " + crc);
-  }
-  for (const std::string& required : checkpoint_files())
-    if (std::find(listed.begin(), listed.end(), required) == listed.end())
-      throw CheckpointError("checkpoint file " + marker_path.string() + " does not list " + required);
+  verify_complete_marker(checkpoint_dir, checkpoint_files());
 }
 
 LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backend, DType dtype) {
@@ -359,7 +364,11 @@ LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backen
   const fs::path state_path = checkpoint_dir / kStateFile;
   loaded.state = state_from_json(parse_json(state_path), state_path);
   try {
-    loaded.model = load_model(checkpoint_dir, backend, dtype);
+    // load_model's pieces: it would verify the model's files again, and they have just been verified.
+    loaded.model = std::make_unique<MiniMindModel>(load_config(checkpoint_dir / kConfigFile), backend, dtype);
+    load_weights(*loaded.model, checkpoint_dir / kModelFile);
+  } catch (const std::bad_alloc&) {
+    throw;
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& error) {
@@ -377,6 +386,8 @@ LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backen
                               shape_string(expected));
     loaded.state.first_moment = moments.read(kFirstMoment, dtype);
     loaded.state.second_moment = moments.read(kSecondMoment, dtype);
+  } catch (const std::bad_alloc&) {
+    throw;
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& error) {
@@ -386,18 +397,9 @@ LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backen
 }
 
 std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
-  const fs::path checkpoints = run_dir / kCheckpointsFolder;
-  std::vector<std::pair<int64_t, fs::path>> found;
-  std::error_code error;
-  if (!fs::is_directory(checkpoints, error)) return {};
-  for (const auto& item : fs::directory_iterator(checkpoints, error)) {
-    const std::optional<int64_t> step = checkpoint_step(item.path());
-    if (step && item.is_directory(error) && fs::exists(item.path() / kMarker, error))
-      found.emplace_back(*step, item.path());
-  }
-  std::sort(found.begin(), found.end());
-  std::vector<fs::path> paths;
-  for (auto& [step, path] : found) paths.push_back(std::move(path));
+  std::vector<fs::path> paths = final_named_directories_newest_first(run_dir);
+  std::erase_if(paths, [](const fs::path& path) { return !has_complete_marker(path); });
+  std::reverse(paths.begin(), paths.end());
   return paths;
 }
 
@@ -405,6 +407,41 @@ std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
   std::vector<fs::path> all = list_checkpoints(run_dir);
   if (all.empty()) return std::nullopt;
   return all.back();
+}
+
+ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend, DType dtype) {
+  const std::vector<fs::path> candidates = final_named_directories_newest_first(run_dir);
+  if (candidates.empty())
+    throw CheckpointError(run_dir.string() + ": no complete checkpoint to resume from (" +
+                          (run_dir / kCheckpointsFolder).string() + " holds no step-N directory)");
+  ResumableCheckpoint result;
+  for (const fs::path& candidate : candidates) {
+    try {
+      result.checkpoint = read_checkpoint(candidate, backend, dtype);
+      return result;
+    } catch (const CheckpointError& error) {
+      result.skipped.push_back({candidate, error.what()});
+    }
+  }
+  std::string message = run_dir.string() + ": no checkpoint to resume from verifies:";
+  for (const SkippedCheckpoint& skipped : result.skipped)
+    message += "\n  " + skipped.directory.filename().string() + ": " + skipped.problem;
+  message +=
+      "\nWhat you can do: restore the damaged files from a backup, or start a new run in another output "
+      "directory (from scratch, or from the weights of a checkpoint whose config.json and model.safetensors "
+      "are "
+      "intact: minimind train --from CHECKPOINT). The checkpoints are left as they are for inspection.";
+  throw CheckpointError(message);
+}
+
+fs::path set_aside_damaged_checkpoint(const fs::path& checkpoint_dir) {
+  fs::path aside = checkpoint_dir.string() + kDamagedSuffix;
+  for (int attempt = 2; fs::exists(aside); ++attempt)
+    aside = checkpoint_dir.string() + kDamagedSuffix + "-" + std::to_string(attempt);
+  if (::rename(checkpoint_dir.c_str(), aside.c_str()) != 0)
+    io_failure(checkpoint_dir, "rename to " + aside.string(), errno);
+  sync_directory(checkpoint_dir.parent_path());
+  return aside;
 }
 
 std::vector<fs::path> prune_checkpoints(const fs::path& run_dir, int keep_last, std::optional<int64_t> best_step) {
@@ -417,8 +454,11 @@ std::vector<fs::path> prune_checkpoints(const fs::path& run_dir, int keep_last, 
   const size_t keep_from = all.size() > static_cast<size_t>(keep_last) ? all.size() - keep_last : 0;
   for (size_t i = 0; i < keep_from; ++i) {
     if (best_step && checkpoint_step(all[i]) == best_step) continue;
-    // Renamed away first (atomically), so no partly deleted directory ever carries a final name.
-    const fs::path doomed = all[i].string() + kTemporaryInfix + std::to_string(::getpid()) + "-pruned";
+    // Renamed away first (atomically), so no partly deleted directory ever carries a final name; under a
+    // temporary name whose lock is held, so no other process takes it for a leftover meanwhile.
+    const std::string doomed_name = all[i].filename().string() + kTemporaryInfix + std::to_string(::getpid());
+    const FileLock lock = FileLock::acquire(lock_path(checkpoints, doomed_name));
+    const fs::path doomed = checkpoints / (doomed_name + "-pruned");
     if (::rename(all[i].c_str(), doomed.c_str()) != 0) io_failure(all[i], "rename to " + doomed.string(), errno);
     removed.push_back(all[i]);
     fs::remove_all(doomed);

@@ -6,6 +6,9 @@
 // flushed to disk, and only then is it renamed to its final name and the parent synced. So a directory under
 // a final name is always complete, and a crash or kill at any moment leaves either no new checkpoint or a
 // whole one, never touching the earlier ones. Reading verifies the marker and every checksum before use.
+//
+// While a temporary directory is in use, its writer holds an flock on <temporary name>.lock beside it; a
+// temporary whose lock no live process holds is a leftover and is removed by the next write or prune.
 #pragma once
 
 #include <cstdint>
@@ -16,21 +19,26 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "data/batch_loader.h"
+#include "io/complete_marker.h"
 #include "model/minimind_model.h"
 
 namespace minimind {
 
-// A checkpoint that is missing, incomplete, truncated, corrupt or of an unknown format. The message names
-// the checkpoint directory and the offending file.
-class CheckpointError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// CheckpointError (a checkpoint that does not verify or read) comes from io/complete_marker.h.
 
-inline constexpr int kCheckpointFormatVersion = 1;
+// A checkpoint that could not be written (disk full, an I/O error). The message says what failed and where
+// (the file, the system's reason, the bytes asked and written), that the temporary directory was removed and
+// that the previous checkpoint is intact; `error` holds the system's error code, if any.
+class CheckpointWriteError : public std::runtime_error {
+ public:
+  CheckpointWriteError(const std::string& message, std::error_code error)
+      : std::runtime_error(message), error(error) {}
+  std::error_code error;
+};
 
 // Everything besides the model parameters that a resumed run needs to continue bit for bit.
 struct TrainerState {
@@ -62,9 +70,10 @@ struct LoadedCheckpoint {
 std::string checkpoint_directory_name(int64_t step);
 
 // Writes run_dir/checkpoints/step-NNNNNN/ for state.step and returns its path. An existing checkpoint of the
-// same step is replaced atomically. Temporary directories left by dead processes are removed first. Throws
-// std::invalid_argument when the moments do not match the model's layout and dtype, std::runtime_error (with
-// the path) on I/O failure; in every failure case no directory under the final name is created or damaged.
+// same step is replaced atomically. Temporary directories that no live writer holds are removed first. Throws
+// std::invalid_argument when the moments do not match the model's layout and dtype, CheckpointWriteError on
+// I/O failure (std::bad_alloc as itself); in every failure case no directory under the final name is created
+// or damaged, and the temporary directory is removed.
 std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, const MiniMindModel& model,
                                        const TrainerState& state);
 
@@ -84,13 +93,36 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 // The newest complete checkpoint, or none. It is not verified here; read_checkpoint does that.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
 
+struct SkippedCheckpoint {
+  std::filesystem::path directory;
+  std::string problem;  // the CheckpointError's message: the file and what is wrong with it
+};
+
+struct ResumableCheckpoint {
+  LoadedCheckpoint checkpoint;
+  std::vector<SkippedCheckpoint> skipped;  // newer checkpoints that did not verify or read, newest first
+};
+
+// Reads the newest checkpoint of run_dir that verifies and reads, passing over newer damaged ones (and
+// final-named directories without a marker), each reported with its problem. Throws CheckpointError when
+// run_dir has no checkpoint, or when none of them reads: then the message lists each with its problem and
+// says what can be done.
+ResumableCheckpoint read_latest_intact_checkpoint(const std::filesystem::path& run_dir, Backend& backend,
+                                                  DType dtype = DType::f32);
+
+// Renames a checkpoint that does not verify to <name>.damaged (or .damaged-2, ...) and returns the new path:
+// out of the listing and of pruning, kept for inspection. A run resumed from an older checkpoint sets aside
+// the newer ones it skipped, which would otherwise count among the newest when pruning and push out the
+// intact ones.
+std::filesystem::path set_aside_damaged_checkpoint(const std::filesystem::path& checkpoint_dir);
+
 // The step a checkpoint directory name stands for ("step-000123" -> 123), or none for other names.
 std::optional<int64_t> checkpoint_step(const std::filesystem::path& checkpoint_dir);
 
 // Keeps the newest `keep_last` (>= 1) complete checkpoints and the one of `best_step` (the best validation
-// loss), removes the other complete ones and the temporary directories of dead processes. A checkpoint is
-// first renamed to a temporary name and then deleted, so an interrupted prune never leaves a partial
-// directory under a final name. Returns the removed checkpoints.
+// loss), removes the other complete ones and the temporary directories that no live writer holds. A
+// checkpoint is first renamed to a temporary name and then deleted, so an interrupted prune never leaves a
+// partial directory under a final name. Returns the removed checkpoints.
 std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& run_dir, int keep_last,
                                                      std::optional<int64_t> best_step = std::nullopt);
 

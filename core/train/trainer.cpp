@@ -80,6 +80,7 @@ struct Trainer::Impl {
   std::function<void(int64_t, Tensor&)> gradient_hook;
   std::unique_ptr<Tokenizer> tokenizer;  // for the probes
   std::filesystem::path resumed_from;    // the checkpoint a resumed run started from
+  std::vector<SkippedCheckpoint> skipped_checkpoints;  // newer ones a resume passed over, set aside
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
@@ -320,9 +321,8 @@ Trainer::Trainer(const TrainConfig& config, const ModelConfig& model_config, Bac
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, Backend& backend, EventStream& events) {
-  const std::optional<std::filesystem::path> latest = latest_checkpoint(run_dir);
-  if (!latest) throw std::runtime_error(run_dir.string() + ": no complete checkpoint to resume from");
-  LoadedCheckpoint checkpoint = read_checkpoint(*latest, backend, DType::f32);
+  ResumableCheckpoint resumable = read_latest_intact_checkpoint(run_dir, backend, DType::f32);
+  LoadedCheckpoint& checkpoint = resumable.checkpoint;
   TrainConfig config = train_config_from_json(checkpoint.state.run_config);
   config.run_dir = run_dir;
   auto impl = std::make_unique<Impl>(config, backend, events);
@@ -341,7 +341,13 @@ std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, B
     s.best_validation_loss = *checkpoint.state.best_validation_loss;
     s.best_step = *checkpoint.state.best_validation_step;
   }
-  s.resumed_from = *latest;
+  s.resumed_from = checkpoint.directory;
+  // Out of the way of pruning, which would count them among the newest; the run writes their steps again.
+  for (SkippedCheckpoint& skipped : resumable.skipped) {
+    const std::filesystem::path aside = set_aside_damaged_checkpoint(skipped.directory);
+    skipped.problem += " (set aside as " + aside.filename().string() + ")";
+  }
+  s.skipped_checkpoints = std::move(resumable.skipped);
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -427,6 +433,10 @@ TrainOutcome Trainer::run_steps() {
   outcome.reason = "finished";
   s.last_checkpoint = s.resumed_from;
   s.enter("starting the run", s.step + 1);
+  for (const SkippedCheckpoint& skipped : s.skipped_checkpoints)
+    s.events.publish(
+        Warning{s.step, "skipped checkpoint " + skipped.directory.string() + ": " + skipped.problem});
+  s.skipped_checkpoints.clear();  // said once
   if (!s.resumed_from.empty()) s.events.publish(Warning{s.step, "resumed from " + s.resumed_from.string()});
   s.publish_rope_table();
 

@@ -18,10 +18,11 @@
 #include "config/presets.h"
 #include "io/safetensors.h"
 #include "model/model_dir.h"
+#include "support/cli_run.h"
 #include "support/file_contents.h"
 #include "support/file_size_limit.h"
 #include "support/scratch_directory.h"
-#include "support/tmpfs_mount.h"
+#include "support/small_tmpfs.h"
 #include "train/checkpoint.h"
 #include "train/run_config.h"
 
@@ -29,23 +30,6 @@ namespace minimind {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int exit_code;       // -1 when it did not exit normally
-  std::string output;  // stdout and stderr
-  int status = 0;      // as waitpid reports it: a signal shows here
-};
-
-CliRun run_cli(const std::string& arguments) {
-  const std::string command = std::string(MINIMIND_CLI_PATH) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output, status};
-}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -374,8 +358,8 @@ TEST_F(CliTest, AFullDiskEndsTheRunWithAMessageAndKeepsTheLastCheckpoint) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const uint64_t checkpoint_bytes = directory_bytes(dir_ / "measure" / "checkpoints" / "step-000002");
   // Room for the logs and one and a half checkpoints: the one of step 2 fits, the one of step 4 does not.
-  const TmpfsMount disk(dir_ / "disk", checkpoint_bytes * 3 / 2 + (256 << 10));
-  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << disk.error() << "; needs root)";
+  const SmallTmpfs disk(dir_ / "disk", checkpoint_bytes * 3 / 2 + (256 << 10));
+  if (!disk.mounted()) GTEST_SKIP() << disk.failure();
   const fs::path run_dir = dir_ / "disk" / "run";
   run = run_cli("train --data_dir " + (dir_ / "data").string() + " --out_dir " + run_dir.string() + kTinyRun +
                 " --max_steps 8 --save_every 2");

@@ -15,7 +15,7 @@
 #include "support/file_contents.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
-#include "support/tmpfs_mount.h"
+#include "support/small_tmpfs.h"
 #include "train/checkpoint.h"
 
 namespace minimind {
@@ -147,8 +147,8 @@ TEST(TrainingController, AFullDiskIsSaidInPlainWords) {
   ModelConfig model = tiny_model();
   model.hidden_size = 64;  // about 40,000 parameters: the first checkpoint needs ~0.5 MB, the disk has 64 KiB
   model.intermediate_size = 128;
-  const TmpfsMount disk(dir / "disk", 64 << 10);
-  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << disk.error() << "; needs root)";
+  const SmallTmpfs disk(dir / "disk", 64 << 10);
+  if (!disk.mounted()) GTEST_SKIP() << disk.failure();
   TrainingController controller;
   QString failure, finished_reason;
   QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { failure = m; });

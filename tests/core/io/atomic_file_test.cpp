@@ -1,4 +1,6 @@
-// Atomic file writes. Reference: the file contents read back, and the directory listing (no temporary left).
+// Atomic file writes. Reference: the file contents read back, and the directory listing (no temporary left);
+// for a full disk (a real small tmpfs, and a file-size limit set in the kernel) the system's own error, and
+// the bytes the test asked for and the file system could take.
 #include "io/atomic_file.h"
 
 #include <gtest/gtest.h>
@@ -6,9 +8,13 @@
 
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "support/file_contents.h"
+#include "support/file_size_limit.h"
 #include "support/scratch_directory.h"
+#include "support/small_tmpfs.h"
 
 namespace minimind {
 namespace {
@@ -103,6 +109,68 @@ TEST(AtomicFile, StepsAroundAStaleTemporaryName) {
   EXPECT_EQ(read_file(target), "fresh");
   EXPECT_EQ(read_file(stale), "left by a crash");
   EXPECT_EQ(directory.file_names().size(), 2u);
+}
+
+// The message of the std::system_error that `action` throws, or a failure.
+template <typename Action>
+std::string system_error_message(Action action, std::errc expected) {
+  try {
+    action();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::make_error_code(expected)) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no std::system_error";
+  return "";
+}
+
+TEST(AtomicFile, AFullDiskNamesTheFileTheBytesAndTheReasonAndKeepsTheOldFile) {
+  ScratchDirectory directory;
+  SmallTmpfs disk(directory / "disk", 256 << 10);
+  if (!disk.mounted()) GTEST_SKIP() << disk.failure();
+  const auto target = disk.path() / "model.safetensors";
+  write_file_atomically(target, as_bytes("the previous contents"));
+  const std::string block(1 << 20, 'z');  // four times the disk
+
+  std::string message = system_error_message(
+      [&] {
+        write_file_atomically(target, [&](std::ostream& out) {
+          out << "header";
+          out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        });
+      },
+      std::errc::no_space_on_device);
+  EXPECT_NE(message.find(target.string() + ".tmp-"), std::string::npos) << message;
+  EXPECT_NE(message.find("write of 1048576 bytes at offset 6 stopped after "), std::string::npos) << message;
+  EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  EXPECT_EQ(read_file(target), "the previous contents");
+  std::vector<std::string> names;
+  for (const auto& item : std::filesystem::directory_iterator(disk.path()))
+    names.push_back(item.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"model.safetensors"});  // no temporary left
+
+  message = system_error_message([&] { write_file_atomically(target, as_bytes(block)); },
+                                 std::errc::no_space_on_device);
+  EXPECT_NE(message.find("write of 1048576 bytes at offset 0 stopped after "), std::string::npos) << message;
+  EXPECT_EQ(read_file(target), "the previous contents");
+}
+
+TEST(AtomicFile, AWriteStoppedShortByTheKernelReportsBytesAskedAndWritten) {
+  ScratchDirectory directory;
+  const auto target = directory / "state.bin";
+  write_file_atomically(target, as_bytes("old"));
+  const std::string block(3 << 20, 'q');
+  std::string message;
+  {
+    const FileSizeLimit limit(1 << 20);
+    message = system_error_message([&] { write_file_atomically(target, as_bytes(block)); },
+                                   std::errc::file_too_large);
+  }
+  EXPECT_NE(message.find("write of 3145728 bytes at offset 0 stopped after 1048576 bytes"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+  EXPECT_EQ(read_file(target), "old");
+  EXPECT_EQ(directory.file_names(), std::vector<std::string>{"state.bin"});
 }
 
 }  // namespace

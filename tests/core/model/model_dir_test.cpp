@@ -1,14 +1,22 @@
 // Model directories on disk: save then load gives identical parameters; the tied embedding is accepted
-// under either name; missing, misshaped, unexpected or contradictory tensors are refused by name.
+// under either name; missing, misshaped, unexpected or contradictory tensors are refused by name. A
+// checkpoint (a directory with a COMPLETE marker) loads only if its files match the marker: CRC-32C detects
+// every change confined to one byte, so each single-byte flip is refused, naming the file; one without a
+// marker (exported, or written by PyTorch) loads after the header checks alone.
 #include "model/model_dir.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "backend/cpu/cpu_backend.h"
+#include "core/train/checkpoint_test_support.h"
+#include "io/complete_marker.h"
 #include "io/safetensors.h"
+#include "support/file_contents.h"
 #include "support/scratch_directory.h"
+#include "train/checkpoint.h"
 
 namespace minimind {
 namespace {
@@ -128,6 +136,84 @@ TEST_F(ModelDirTest, RefusesMissingMisshapedUnexpectedAndContradictoryTensors) {
 
   fs::remove(dir_ / "model.safetensors");
   expect_load_error(dir_, backend_, "model.safetensors");
+}
+
+// A checkpoint written the way training writes it, of a model whose weights are determined by `seed`.
+fs::path write_test_checkpoint(const fs::path& run_dir, CpuBackend& backend, uint64_t seed) {
+  MiniMindModel model(testing::checkpoint_test_config(), backend);
+  const Tensor base = testing::initial_parameters(model, seed);
+  return write_checkpoint(run_dir, model, testing::state_for_step(model, base, 3));
+}
+
+TEST_F(ModelDirTest, EverySingleByteFlipInACheckpointsWeightsIsRefusedNamingTheFile) {
+  const fs::path checkpoint = write_test_checkpoint(scratch_.path() / "run", backend_, 7);
+  const fs::path weights = checkpoint / "model.safetensors";
+  const uint64_t size = fs::file_size(weights);
+  uint64_t header_bytes = 0;
+  std::memcpy(&header_bytes, read_file(weights).data(), sizeof header_bytes);
+  const uint64_t data_start = 8 + header_bytes;
+  ASSERT_LT(data_start, size);
+
+  // The length field, 12 places spread over the JSON header, 16 over the tensor data, and the last byte.
+  std::vector<uint64_t> positions = {0, 3, 7};
+  for (uint64_t i = 0; i < 12; ++i) positions.push_back(8 + header_bytes * i / 12);
+  for (uint64_t i = 0; i < 16; ++i) positions.push_back(data_start + (size - data_start) * i / 16);
+  positions.push_back(size - 1);
+  ASSERT_GE(positions.size(), 27u);
+  for (const uint64_t at : positions) {
+    testing::flip_byte(weights, at);
+    try {
+      load_model(checkpoint, backend_);
+      ADD_FAILURE() << "byte " << at << " of " << size << " flipped (data from " << data_start
+                    << "), and the model loaded";
+    } catch (const std::exception& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("checkpoint file " + weights.string() + " is corrupt"), std::string::npos)
+          << "byte " << at << ": " << message;
+    }
+    testing::flip_byte(weights, at);
+  }
+  EXPECT_NO_THROW(load_model(checkpoint, backend_));  // every byte back in place
+}
+
+TEST_F(ModelDirTest, ACheckpointIsCheckedForTheFilesItLoads) {
+  const fs::path checkpoint = write_test_checkpoint(scratch_.path() / "run", backend_, 8);
+  // config.json is certified too: an edit since the checkpoint was written is refused.
+  testing::flip_byte(checkpoint / "config.json", 10);
+  expect_load_error(checkpoint, backend_, (checkpoint / "config.json").string() + " is corrupt");
+  testing::flip_byte(checkpoint / "config.json", 10);
+  fs::resize_file(checkpoint / "model.safetensors", fs::file_size(checkpoint / "model.safetensors") - 4);
+  expect_load_error(checkpoint, backend_, "truncated");
+
+  // The optimizer state is not read to load the model, so its damage does not stop generation or eval.
+  const fs::path second = write_test_checkpoint(scratch_.path() / "run2", backend_, 8);
+  testing::flip_byte(second / "trainer_state.safetensors", 100);
+  EXPECT_NO_THROW(load_model(second, backend_));
+  EXPECT_THROW(verify_checkpoint(second), CheckpointError);  // resuming from it is refused
+
+  // A marker that does not vouch for the weights does not let them through unchecked.
+  write_complete_marker(second, {"config.json"}, 3);
+  expect_load_error(second, backend_, "does not list model.safetensors");
+}
+
+TEST_F(ModelDirTest, AModelWithoutAMarkerLoadsAfterTheHeaderChecks) {
+  // As exported, or written by PyTorch: config.json and model.safetensors only.
+  MiniMindModel model(tiny_config(), backend_);
+  model.init_weights(9);
+  save_model(model, dir_);
+  ASSERT_FALSE(fs::exists(dir_ / "COMPLETE"));
+  auto loaded = load_model(dir_, backend_);
+  EXPECT_TRUE(testing::same_bytes(loaded->parameters().buffer(), model.parameters().buffer()));
+
+  // A checkpoint copied without its marker is such a directory too; its safetensors header is still checked.
+  const fs::path checkpoint = write_test_checkpoint(scratch_.path() / "run", backend_, 10);
+  const fs::path exported = scratch_.path() / "exported";
+  fs::create_directories(exported);
+  for (const char* file : {"config.json", "model.safetensors"})
+    fs::copy_file(checkpoint / file, exported / file);
+  EXPECT_NO_THROW(load_model(exported, backend_));
+  testing::flip_byte(exported / "model.safetensors", 5);  // the header's length, now far past the file's end
+  expect_load_error(exported, backend_, (exported / "model.safetensors").string());
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "train/checkpoint.h"
@@ -79,6 +81,18 @@ inline TrainerState state_for_step(MiniMindModel& model, const Tensor& base, int
   fill_scaled(state.first_moment, base, 0.5 * step_factor(step));
   fill_scaled(state.second_moment, base, -0.25 * step_factor(step));
   return state;
+}
+
+// Flips bits of the byte at `at` (XOR 0x10: the same call again restores it).
+inline void flip_byte(const std::filesystem::path& path, uint64_t at) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(at));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x10);
+  file.seekp(static_cast<std::streamoff>(at));
+  file.write(&byte, 1);
+  ASSERT_TRUE(file.good()) << "flipping byte " << at << " of " << path;
 }
 
 inline bool same_bytes(const Tensor& a, const Tensor& b) {
