@@ -18,8 +18,10 @@
 #include "block_diagram.h"
 #include "config/estimates.h"
 #include "config/presets.h"
+#include "model/memory_plan.h"
 #include "model/minimind_model.h"
 #include "model_summary_view.h"
+#include "text/byte_size.h"
 
 namespace minimind {
 namespace {
@@ -227,12 +229,13 @@ TEST(ConfigView, TheCostLabelsAreCoresEstimatesForTheCurrentConfig) {
   const double flops = training_flops_per_token(model, 200);
   const MemoryEstimate memory =
       estimate_memory(model, 5, 200, MiniMindModel::activation_bytes(model, 5, 200, DType::f32));
+  EXPECT_EQ(memory.total(), training_memory(model, 5, 200).total());
   ASSERT_NE(params.total, params.active);  // MoE: the two figures differ
   const ModelSummaryView* summary = view.summary_view();
   EXPECT_EQ(summary->field_text("Parameters"), QString::number(params.total / 1e6, 'f', 2) + " M");
   EXPECT_EQ(summary->field_text("Active per token"), QString::number(params.active / 1e6, 'f', 2) + " M");
   EXPECT_TRUE(summary->field_text("Training FLOPs per token").startsWith(QString::number(flops / 1e6, 'f', 1) + " MFLOP"));
-  EXPECT_EQ(summary->field_text("Total memory"), QString::number(memory.total() / 1048576.0, 'f', 1) + " MiB");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(memory.total())));
   EXPECT_TRUE(summary->field_text("Activations").contains("batch 5 x 200"));
 
   // The diagram follows the same config.
