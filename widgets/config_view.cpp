@@ -26,7 +26,9 @@
 
 #include "block_diagram.h"
 #include "config/presets.h"
+#include "model/memory_plan.h"
 #include "model_summary_view.h"
+#include "text/byte_size.h"
 
 namespace minimind {
 
@@ -590,6 +592,18 @@ void ConfigView::refresh() {
     problems_ << field + ": " + rule;
     reasons[field] << rule;
   }
+  // The memory preflight the training controller runs before a start, shown at the sizes it suggests
+  // changing.
+  std::optional<AvailableMemory> available;
+  const std::optional<MemoryVerdict> memory = memory_verdict(available);
+  if (memory && !memory->fits) {
+    const QString message = QString::fromStdString(memory->message);
+    problems_ << tr("memory: %1").arg(message);
+    reasons["batch_size"] << message;
+    reasons["seq_len"] << tr("Needs %1 with the safety margin; %2 is available (see the batch size).")
+                              .arg(QString::fromStdString(format_bytes(memory->needed_bytes)),
+                                   QString::fromStdString(format_bytes(memory->available_bytes)));
+  }
   for (auto it = fields_.begin(); it != fields_.end(); ++it) mark(it.value(), reasons.value(it.key()).join("\n"));
   if (problems_.isEmpty()) {
     problems_label_->setStyleSheet("color: #2e7d32;");
@@ -611,7 +625,13 @@ void ConfigView::refresh() {
     why_not = tr("The cost appears once the batch size and sequence length are valid.");
   if (why_not.isEmpty()) {
     try {
-      summary_->show_summary(summarize(model, train.batch_size, train.seq_len));
+      ModelSummary summary = summarize(model, train.batch_size, train.seq_len);
+      if (memory && available) {
+        summary.needed_bytes = memory->needed_bytes;
+        summary.available_bytes = available->bytes;
+        summary.available_source = QString::fromStdString(available->source);
+      }
+      summary_->show_summary(summary);
     } catch (const std::exception& error) {
       why_not = tr("The cost cannot be estimated: %1").arg(QString::fromUtf8(error.what()));
     }
@@ -625,6 +645,28 @@ void ConfigView::refresh() {
     last_valid_ = valid();
     emit validity_changed(last_valid_);
   }
+}
+
+std::optional<MemoryVerdict> ConfigView::memory_verdict(std::optional<AvailableMemory>& available) const {
+  const ModelConfig& model = config_.model;
+  const TrainConfig& train = config_.train;
+  // Sizes that validation refuses have no estimate; their fields already say why.
+  if (!validate(model).empty() || train.batch_size < 1 || train.batch_size > kMaxBatchSize ||
+      train.seq_len < 1 || train.seq_len > model.max_position_embeddings || train.accumulation_steps < 1)
+    return std::nullopt;
+  try {
+    available = memory_source_();
+  } catch (const std::exception&) {
+    return std::nullopt;  // unknown: the summary says "not checked"
+  }
+  MemoryRequest request = training_request(model, train.batch_size, train.seq_len, train.accumulation_steps);
+  request.accumulation_name = "accumulation";  // the field's label
+  return check_memory(request, *available);
+}
+
+void ConfigView::set_memory_source(std::function<AvailableMemory()> source) {
+  memory_source_ = std::move(source);
+  refresh();
 }
 
 // ---- files -----------------------------------------------------------------------------------------------

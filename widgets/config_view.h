@@ -1,15 +1,19 @@
 // The Configure view: a preset, then every model field and the training settings a person chooses, in
 // groups, each checked on every change by core's validation (the offending field framed in red with the
 // reason beside it, Train enabled only when the run can start), with the model's cost and block diagram
-// beside the form. Run configs save and load as the JSON file `minimind train --config` accepts.
+// beside the form. The memory preflight runs on every change too: a run whose estimate does not fit in the
+// available memory marks the batch size and sequence length with the verdict and keeps Train disabled. Run
+// configs save and load as the JSON file `minimind train --config` accepts.
 #pragma once
 
 #include <QHash>
 #include <QStringList>
 #include <QWidget>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "config/memory_preflight.h"
 #include "train/run_config.h"
 
 class QComboBox;
@@ -47,6 +51,9 @@ class ConfigView : public QWidget {
   QString field_reason(const QString& name) const;
   QString status_text() const;  // the last load / save message
   ModelSummaryView* summary_view() const { return summary_; }
+  // Where the memory check reads the available memory: by default the system's (MemAvailable bounded by the
+  // cgroup), read on each change. A source that throws leaves the check out ("not checked").
+  void set_memory_source(std::function<AvailableMemory()> source);
   BlockDiagram* block_diagram() const { return diagram_; }
 
  signals:
@@ -83,7 +90,8 @@ class ConfigView : public QWidget {
   void build_form(QWidget* form_page);
   void load_controls();  // config_ -> every control, without echoing changes back
   void edited();          // a control changed config_
-  void refresh();         // enabled states, validation marks, estimates, diagram
+  void refresh();         // enabled states, validation marks, memory check, estimates, diagram
+  std::optional<MemoryVerdict> memory_verdict(std::optional<AvailableMemory>& available) const;
   void show_status(const QString& text, bool error);
   void apply_preset(const QString& name);
   void set_enabled(const QString& name, bool enabled);
@@ -95,6 +103,7 @@ class ConfigView : public QWidget {
   bool loading_ = false;
   QStringList problems_;
   bool last_valid_ = true;
+  std::function<AvailableMemory()> memory_source_ = available_system_memory;
 
   QComboBox* preset_ = nullptr;
   QLabel* problems_label_ = nullptr;

@@ -5,14 +5,14 @@
 #include <QLabel>
 
 #include "config/estimates.h"
-#include "model/minimind_model.h"
+#include "model/memory_plan.h"
+#include "text/byte_size.h"
 
 namespace minimind {
 
 ModelSummary summarize(const ModelConfig& c, qint64 batch, qint64 seq_len) {
   const ParameterCount params = count_parameters(c);
-  const int64_t activations = MiniMindModel::activation_bytes(c, batch, seq_len, DType::f32);
-  const MemoryEstimate memory = estimate_memory(c, batch, seq_len, activations);
+  const MemoryEstimate memory = training_memory(c, batch, seq_len);
   ModelSummary s;
   s.shape = QString("hidden %1, %2 layers, %3 heads (%4 kv), ffn %5, vocab %6%7")
                 .arg(c.hidden_size)
@@ -29,6 +29,7 @@ ModelSummary summarize(const ModelConfig& c, qint64 batch, qint64 seq_len) {
   s.batch = batch;
   s.seq_len = seq_len;
   s.weights_bytes = memory.weights_bytes;
+  s.rope_tables_bytes = memory.rope_tables_bytes;
   s.gradients_bytes = memory.gradients_bytes;
   s.optimizer_bytes = memory.optimizer_bytes;
   s.activations_bytes = memory.activations_bytes;
@@ -37,12 +38,15 @@ ModelSummary summarize(const ModelConfig& c, qint64 batch, qint64 seq_len) {
 
 namespace {
 QString megas(double count) { return QString::number(count / 1e6, 'f', 2) + " M"; }
-QString mebibytes(qint64 bytes) { return QString::number(bytes / 1048576.0, 'f', 1) + " MiB"; }
+QString bytes_text(qint64 bytes) {
+  return QString::fromStdString(format_bytes(bytes));
+}
 }  // namespace
 
 ModelSummaryView::ModelSummaryView(QWidget* parent) : QWidget(parent), form_(new QFormLayout(this)) {
-  for (const char* field : {"Shape", "Parameters", "Active per token", "Training FLOPs per token", "Weights",
-                            "Gradients", "AdamW state", "Activations", "Total memory"}) {
+  for (const char* field :
+       {"Shape", "Parameters", "Active per token", "Training FLOPs per token", "Weights", "RoPE tables",
+        "Gradients", "AdamW state", "Activations", "Total memory", "Available memory"}) {
     auto* value = new QLabel(this);
     value->setTextInteractionFlags(Qt::TextSelectableByMouse);
     value->setWordWrap(true);
@@ -57,13 +61,31 @@ void ModelSummaryView::show_summary(const ModelSummary& s) {
   values_["Active per token"]->setText(megas(s.active_parameters));
   values_["Training FLOPs per token"]->setText(QString::number(s.flops_per_token / 1e6, 'f', 1) + " MFLOP at " +
                                                QString::number(s.seq_len) + " tokens of context");
-  values_["Weights"]->setText(mebibytes(s.weights_bytes));
-  values_["Gradients"]->setText(mebibytes(s.gradients_bytes));
-  values_["AdamW state"]->setText(mebibytes(s.optimizer_bytes));
-  values_["Activations"]->setText(mebibytes(s.activations_bytes) + " at batch " + QString::number(s.batch) + " x " +
-                                  QString::number(s.seq_len));
-  values_["Total memory"]->setText(
-      mebibytes(s.weights_bytes + s.gradients_bytes + s.optimizer_bytes + s.activations_bytes));
+  values_["Weights"]->setText(bytes_text(s.weights_bytes));
+  values_["RoPE tables"]->setText(bytes_text(s.rope_tables_bytes));
+  values_["Gradients"]->setText(bytes_text(s.gradients_bytes));
+  values_["AdamW state"]->setText(bytes_text(s.optimizer_bytes));
+  values_["Activations"]->setText(bytes_text(s.activations_bytes) + " at batch " + QString::number(s.batch) +
+                                  " x " + QString::number(s.seq_len));
+  MemoryEstimate parts;  // summed as core sums them (saturating)
+  parts.weights_bytes = s.weights_bytes;
+  parts.rope_tables_bytes = s.rope_tables_bytes;
+  parts.gradients_bytes = s.gradients_bytes;
+  parts.optimizer_bytes = s.optimizer_bytes;
+  parts.activations_bytes = s.activations_bytes;
+  values_["Total memory"]->setText(bytes_text(parts.total()));
+
+  QLabel* available = values_["Available memory"];
+  if (s.available_bytes < 0) {
+    available->setText(tr("not checked"));
+    available->setStyleSheet(QString());
+    return;
+  }
+  const bool fits = s.needed_bytes <= s.available_bytes;
+  available->setText(tr("%1 (%2); %3 with the safety margin %4")
+                         .arg(bytes_text(s.available_bytes), s.available_source, bytes_text(s.needed_bytes),
+                              fits ? tr("fits") : tr("does not fit")));
+  available->setStyleSheet(fits ? "color: #2e7d32;" : "color: #c62828;");
 }
 
 QString ModelSummaryView::field_text(const QString& field) const {

@@ -20,6 +20,7 @@
 
 #include "chart_export.h"
 #include "metric_chart.h"
+#include "text/byte_size.h"
 
 namespace minimind {
 
@@ -245,14 +246,7 @@ QString TrainView::format_duration(double seconds) {
 
 QString TrainView::format_bytes(int64_t bytes) {
   if (bytes <= 0) return tr("unknown");
-  const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return QString::number(value, 'f', unit == 0 ? 0 : 1) + " " + units[unit];
+  return QString::fromStdString(minimind::format_bytes(bytes));
 }
 
 }  // namespace minimind

@@ -12,9 +12,12 @@
 #include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/memory_check.h"
 #include "cli/model_options.h"
 #include "cli/training_step.h"
 #include "config/estimates.h"
+#include "model/memory_plan.h"
+#include "text/byte_size.h"
 
 namespace minimind::cli {
 
@@ -34,6 +37,7 @@ int bench_command(int argc, char** argv) {
   options.push_back({"warmup", "N", "untimed steps first (default 1)"});
   options.push_back({"threads", "N", "CPU threads (default: all)"});
   options.push_back({"json", "", "print one JSON line instead of a table"});
+  options.push_back(skip_memory_check_option());
   Arguments args("bench", options, argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind bench: speed of a training step on random tokens\n\n" << args.usage();
@@ -47,6 +51,8 @@ int bench_command(int argc, char** argv) {
   if (seq_len > config.max_position_embeddings)
     throw UsageError("--seq_len " + std::to_string(seq_len) + " exceeds max_position_embeddings");
   const int threads = static_cast<int>(args.integer("threads", 0));
+  check_memory_or_refuse(
+      args, named_by_flags(training_request(config, batch_size, seq_len, 0), "--batch_size", "--seq_len"));
 
   CpuBackend backend(threads);
   MiniMindModel model(config, backend);
@@ -82,8 +88,9 @@ int bench_command(int argc, char** argv) {
   } else {
     std::printf("training step, %lld x %lld tokens, %d threads, median of %lld steps\n", (long long)batch_size,
                 (long long)seq_len, used_threads, (long long)steps);
-    std::printf("  step time     %10.3f s\n  tokens/s      %10.1f\n  GFLOP/s       %10.1f\n  peak memory   %10.1f MiB\n",
-                step_s, tokens_per_s, gflops, peak / 1048576.0);
+    std::printf(
+        "  step time     %10.3f s\n  tokens/s      %10.1f\n  GFLOP/s       %10.1f\n  peak memory   %14s\n",
+        step_s, tokens_per_s, gflops, format_bytes(peak).c_str());
   }
   return 0;
 }

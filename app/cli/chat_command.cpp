@@ -3,6 +3,7 @@
 // one --message for scripts.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,11 +11,29 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/generation_setup.h"
+#include "cli/memory_check.h"
 #include "infer/chat_session.h"
+#include "model/memory_plan.h"
+#include "tokenizer/chat_format.h"
 
 namespace minimind::cli {
 
 namespace {
+
+// The preflight of one turn: the history and `message` rendered as ChatSession::send renders them (older
+// turns give way when the context is full), with room for max_new_tokens.
+void check_turn_memory(const Arguments& args, const Tokenizer& tokenizer, const ModelConfig& config,
+                       std::vector<ChatMessage> messages, const std::string& message,
+                       int64_t max_new_tokens) {
+  messages.push_back({"user", message});
+  const auto rendered = static_cast<int64_t>(encode_chat(tokenizer, messages, true).ids.size());
+  const int64_t context = config.max_position_embeddings;
+  const int64_t prompt = std::min(rendered, std::max<int64_t>(context - max_new_tokens, 1));
+  MemoryRequest request = generation_request(config, 1, prompt, max_new_tokens);
+  request.batch_name = "batch";
+  request.length_name = "--max_new_tokens";
+  check_memory_or_refuse(args, request);
+}
 
 // Streams one reply to stdout; Ctrl-C ends the reply, not the program.
 GeneratedSequence reply_to(ChatSession& chat, const std::string& message, const GenerationOptions& options) {
@@ -48,7 +67,13 @@ int chat_command(int argc, char** argv) {
   }
   const GenerationOptions generation = generation_options_from(args, kDefaultMaxNewTokens);
   if (args.has("message") && args.text("message").empty()) throw UsageError("--message is empty");
-  LoadedGenerator loaded(args);
+  std::vector<ChatMessage> system;
+  if (args.has("system") && !args.text("system").empty()) system.push_back({"system", args.text("system")});
+  // Before the weights load: the first turn (the --message, or an empty one), so a model or cache that cannot
+  // fit is refused before anything big is allocated. Each later turn is checked as it comes.
+  LoadedGenerator loaded(args, [&](const Tokenizer& tokenizer, const ModelConfig& config) {
+    check_turn_memory(args, tokenizer, config, system, args.text("message"), generation.max_new_tokens);
+  });
   ChatSession chat(*loaded.generator, args.text("system"));
   InterruptGuard guard;
 
@@ -69,6 +94,14 @@ int chat_command(int argc, char** argv) {
     if (line == "/reset") {
       chat.reset();
       if (terminal) std::cerr << "(history cleared)\n";
+      continue;
+    }
+    try {
+      check_turn_memory(args, *loaded.tokenizer, loaded.model->config(), chat.history(), line,
+                        generation.max_new_tokens);
+    } catch (const MemoryRefused& refused) {
+      // This turn is refused; the conversation goes on (a shorter message or /reset may fit).
+      std::cerr << refused.what() << "\n";
       continue;
     }
     reply_to(chat, line, generation);

@@ -5,7 +5,9 @@
 #include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/memory_check.h"
 #include "io/safetensors.h"
+#include "model/memory_plan.h"
 #include "model/model_dir.h"
 
 namespace minimind::cli {
@@ -52,6 +54,23 @@ Batch batch_from_file(const std::string& path, int64_t vocab) {
   return batch;
 }
 
+// The preflight: the model directory's config at the shape of --ids (one sequence) or --input's input_ids.
+void check_forward_memory(const Arguments& args, DType dtype) {
+  const ModelConfig config = load_config(std::filesystem::path(args.required_text("model")) / "config.json");
+  Shape shape;
+  if (args.has("ids"))
+    shape = {1, static_cast<int64_t>(parse_integer_list(args.text("ids"), "--ids").size())};
+  else
+    shape = SafetensorsFile::open(args.text("input")).entry("input_ids").shape;
+  if (shape.size() == 1) shape.insert(shape.begin(), 1);
+  // Shapes the forward refuses are left to it: its message names the problem.
+  if (shape.size() != 2 || shape[0] < 1 || shape[1] < 1 || shape[1] > config.max_position_embeddings) return;
+  MemoryRequest request = forward_request(config, shape[0], shape[1], args.flag("grads"), dtype);
+  request.batch_name = "batch";
+  request.length_name = "sequence length";
+  check_memory_or_refuse(args, request);
+}
+
 }  // namespace
 
 int forward_command(int argc, char** argv) {
@@ -64,7 +83,8 @@ int forward_command(int argc, char** argv) {
                   {"train", "", "training mode: MoE aux loss included, dropout active"},
                   {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
                   {"dtype", "TYPE", "compute dtype: f32 (default) or f64"},
-                  {"threads", "N", "CPU threads (default: all)"}},
+                  {"threads", "N", "CPU threads (default: all)"},
+                  skip_memory_check_option()},
                  argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind forward: logits, loss and gradients of a model on token ids\n\n"
@@ -79,6 +99,7 @@ int forward_command(int argc, char** argv) {
   const DType dtype = dtype_text == "f64" ? DType::f64 : DType::f32;
   if (args.has("ids") == args.has("input")) throw UsageError("give exactly one of --ids and --input");
   const std::string out = args.required_text("out");
+  check_forward_memory(args, dtype);
 
   CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
   auto model = load_model(args.required_text("model"), backend, dtype);

@@ -1,6 +1,7 @@
 // minimind generate: continue one prompt or a batch of prompts with a model directory, streaming the text.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,8 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/generation_setup.h"
+#include "cli/memory_check.h"
+#include "model/memory_plan.h"
 #include "text/chat_message.h"
 #include "tokenizer/chat_format.h"
 
@@ -26,6 +29,48 @@ std::vector<std::string> read_prompts_file(const std::string& path) {
   }
   if (prompts.empty()) throw UsageError("--prompts_file: '" + path + "' holds no prompt (one per line)");
   return prompts;
+}
+
+// The prompts as ids: each --prompts_file line or the --prompt (wrapped in the chat format with --chat), or
+// the --prompt_ids as given, checked against the vocabulary.
+std::vector<std::vector<int32_t>> encode_prompts(const Arguments& args, const std::vector<std::string>& texts,
+                                                 const Tokenizer& tokenizer, int64_t vocab) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string& text : texts) {
+    if (args.flag("chat")) {
+      std::vector<ChatMessage> messages;
+      if (args.has("system")) messages.push_back({"system", args.text("system")});
+      messages.push_back({"user", text});
+      prompts.push_back(encode_chat(tokenizer, messages, /*add_generation_prompt=*/true).ids);
+    } else if (args.has("prompt_ids")) {
+      std::vector<int32_t> ids;
+      for (int64_t id : parse_integer_list(args.text("prompt_ids"), "--prompt_ids")) {
+        if (id < 0 || id >= vocab)
+          throw UsageError("--prompt_ids: id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                           std::to_string(vocab) + ")");
+        ids.push_back(static_cast<int32_t>(id));
+      }
+      prompts.push_back(std::move(ids));
+    } else {
+      prompts.push_back(tokenizer.encode(text));
+      if (prompts.back().empty()) throw UsageError("--prompt: the prompt is empty");
+    }
+  }
+  return prompts;
+}
+
+// The preflight of the whole batch: the cache for the longest prompt and --max_new_tokens, the prefill.
+void check_generation_memory(const Arguments& args, const ModelConfig& config,
+                             const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens) {
+  int64_t longest = 0;
+  for (const auto& prompt : prompts)
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt.size()));
+  if (longest < 1 || longest > config.max_position_embeddings) return;  // the generator refuses it
+  MemoryRequest request =
+      generation_request(config, static_cast<int64_t>(prompts.size()), longest, max_new_tokens);
+  request.batch_name = args.has("prompts_file") ? "batch of --prompts_file lines" : "batch of prompts";
+  request.length_name = "--max_new_tokens";
+  check_memory_or_refuse(args, request);
 }
 
 }  // namespace
@@ -63,29 +108,13 @@ int generate_command(int argc, char** argv) {
                                              : std::vector<std::string>{""};
   const bool benchmark = args.flag("benchmark");
 
-  LoadedGenerator loaded(args);
+  // The prompts are encoded before the weights are loaded, so that the memory preflight knows the batch and
+  // the prompt length the cache and the prefill need.
   std::vector<std::vector<int32_t>> prompts;
-  for (const std::string& text : texts) {
-    if (args.flag("chat")) {
-      std::vector<ChatMessage> messages;
-      if (args.has("system")) messages.push_back({"system", args.text("system")});
-      messages.push_back({"user", text});
-      prompts.push_back(encode_chat(*loaded.tokenizer, messages, /*add_generation_prompt=*/true).ids);
-    } else if (args.has("prompt_ids")) {
-      const int64_t vocab = loaded.model->config().vocab_size;
-      std::vector<int32_t> ids;
-      for (int64_t id : parse_integer_list(args.text("prompt_ids"), "--prompt_ids")) {
-        if (id < 0 || id >= vocab)
-          throw UsageError("--prompt_ids: id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                           std::to_string(vocab) + ")");
-        ids.push_back(static_cast<int32_t>(id));
-      }
-      prompts.push_back(std::move(ids));
-    } else {
-      prompts.push_back(loaded.tokenizer->encode(text));
-      if (prompts.back().empty()) throw UsageError("--prompt: the prompt is empty");
-    }
-  }
+  LoadedGenerator loaded(args, [&](const Tokenizer& tokenizer, const ModelConfig& config) {
+    prompts = encode_prompts(args, texts, tokenizer, config.vocab_size);
+    check_generation_memory(args, config, prompts, generation.max_new_tokens);
+  });
 
   InterruptGuard guard;
   const bool stream = prompts.size() == 1 && !benchmark;

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "cli/memory_check.h"
 #include "model/model_dir.h"
 
 namespace minimind::cli {
@@ -44,6 +45,7 @@ std::vector<Option> generation_option_list(int64_t default_max_new_tokens) {
       {"stop", "STRING", "also stop when the text contains STRING"},
       {"ignore_eos", "", "do not stop at <|endoftext|> or <|im_end|>"},
       {"threads", "N", "CPU threads (default: all)"},
+      skip_memory_check_option(),
   };
 }
 
@@ -96,9 +98,11 @@ int checked_threads(const Arguments& args) {
 }
 }  // namespace
 
-LoadedGenerator::LoadedGenerator(const Arguments& args) : backend(checked_threads(args)) {
+LoadedGenerator::LoadedGenerator(const Arguments& args, const BeforeLoadingWeights& before_loading_weights)
+    : backend(checked_threads(args)) {
   const std::filesystem::path model_dir = args.required_text("model");
   tokenizer.emplace(Tokenizer::load(tokenizer_path(args, model_dir)));
+  if (before_loading_weights) before_loading_weights(*tokenizer, load_config(model_dir / "config.json"));
   model = load_model(model_dir, backend);
   if (tokenizer->vocab_size() > model->config().vocab_size)
     throw std::runtime_error("the tokenizer has " + std::to_string(tokenizer->vocab_size()) +

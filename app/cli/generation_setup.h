@@ -2,6 +2,7 @@
 // tokenizer into a generator.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,10 +17,14 @@ namespace minimind::cli {
 std::vector<Option> generation_option_list(int64_t default_max_new_tokens);
 GenerationOptions generation_options_from(const Arguments& args, int64_t default_max_new_tokens);
 
+// Called with the tokenizer and the model directory's config before the weights are loaded: the memory
+// preflight runs there.
+using BeforeLoadingWeights = std::function<void(const Tokenizer& tokenizer, const ModelConfig& config)>;
+
 // The model of --model on the CPU, its tokenizer (--tokenizer, else the model directory's tokenizer.json,
 // else the lab's default tokenizer) and a generator over both.
 struct LoadedGenerator {
-  explicit LoadedGenerator(const Arguments& args);
+  explicit LoadedGenerator(const Arguments& args, const BeforeLoadingWeights& before_loading_weights = {});
   CpuBackend backend;
   std::unique_ptr<MiniMindModel> model;
   std::optional<Tokenizer> tokenizer;

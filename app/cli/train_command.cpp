@@ -11,6 +11,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/memory_check.h"
 #include "cli/model_options.h"
 #include "cli/progress_bar.h"
 #include "cli/tokenizer_location.h"
@@ -55,6 +56,7 @@ std::vector<Option> train_options() {
       {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},
       {"sample_every", "N", "every N steps: attention maps and a sample from the probe prompt (default 0: off)"},
       {"probe_prompt", "TEXT", "the probe prompt (default <|im_start|>)"},
+      skip_memory_check_option(),
   };
   options.insert(options.end(), mine.begin(), mine.end());
   return options;
@@ -236,8 +238,10 @@ int train_command(int argc, char** argv) {
               << args.usage();
     return 0;
   }
-  if (args.flag("resume"))
+  if (args.flag("resume")) {
+    check_resumed_memory(args, args.required_text("out_dir"));
     return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
+  }
   const std::optional<TrainConfig> from_file =
       args.has("config") ? read_config_file(args.text("config")).train : std::nullopt;
   const TrainConfig config = train_config_from(args, from_file.value_or(default_train_config()), from_file.has_value());
@@ -246,6 +250,7 @@ int train_command(int argc, char** argv) {
   if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
     throw UsageError(config.run_dir.string() + " already holds checkpoints: continue it with minimind resume --out_dir " +
                      config.run_dir.string() + ", or choose another --out_dir");
+  check_training_memory(args, config, model_config);
   CpuBackend backend(config.threads);
   EventStream events;
   Trainer trainer(config, model_config, backend, events);
@@ -255,12 +260,16 @@ int train_command(int argc, char** argv) {
 }
 
 int resume_command(int argc, char** argv) {
-  Arguments args("resume", {{"out_dir", "DIR", "the run directory to continue"}, {"threads", "N", "CPU threads"}},
+  Arguments args("resume",
+                 {{"out_dir", "DIR", "the run directory to continue"},
+                  {"threads", "N", "CPU threads"},
+                  skip_memory_check_option()},
                  argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind resume: continue a run from its latest complete checkpoint\n\n" << args.usage();
     return 0;
   }
+  check_resumed_memory(args, args.required_text("out_dir"));
   return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
 }
 
@@ -271,7 +280,8 @@ int eval_command(int argc, char** argv) {
                   {"batch_size", "N", "sequences per batch (default 16)"},
                   {"max_seq_len", "N", "tokens per sequence (default 512)"},
                   {"padded", "", "one document per row (default: packed)"},
-                  {"threads", "N", "CPU threads"}},
+                  {"threads", "N", "CPU threads"},
+                  skip_memory_check_option()},
                  argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind eval: loss and perplexity of a model on a dataset\n\n" << args.usage();
@@ -279,6 +289,8 @@ int eval_command(int argc, char** argv) {
   }
   std::filesystem::path data = args.required_text("data");
   if (std::filesystem::is_directory(data)) data /= "validation.shard";
+  check_evaluation_memory(args, args.required_text("model"), args.integer("batch_size", 16),
+                          args.integer("max_seq_len", 512));
   CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
   const Evaluation e = evaluate_model(args.required_text("model"), data, args.integer("batch_size", 16),
                                       args.integer("max_seq_len", 512), !args.flag("padded"), backend);

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "backend/cpu/cpu_backend.h"
+#include "model/memory_plan.h"
 #include "train/event_stream.h"
 #include "train/out_of_memory_error.h"
 #include "train/run_logs.h"
@@ -49,6 +50,27 @@ QString plain_message(const std::exception& e) {
   return QString::fromStdString(e.what());
 }
 
+// The memory preflight before anything big is allocated: the verdict the Configure view shows at its fields,
+// for the model the run trains (the init_from directory's when given). Sizes the trainer refuses are left to
+// it, and so is a machine whose available memory cannot be read.
+void check_memory_before_start(const TrainConfig& config, const ModelConfig& model_config) {
+  const ModelConfig model = config.init_from ? load_config(*config.init_from / "config.json") : model_config;
+  if (!validate(model).empty() || config.batch_size < 1 || config.seq_len < 1 ||
+      config.seq_len > model.max_position_embeddings || config.accumulation_steps < 1)
+    return;
+  AvailableMemory available;
+  try {
+    available = available_system_memory();
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  MemoryRequest request =
+      training_request(model, config.batch_size, config.seq_len, config.accumulation_steps);
+  request.accumulation_name = "accumulation";  // the Configure view's label
+  const MemoryVerdict verdict = check_memory(request, available);
+  if (!verdict.fits) throw std::runtime_error(verdict.message);
+}
+
 }  // namespace
 
 TrainingController::TrainingController(QObject* parent) : QObject(parent) {}
@@ -65,6 +87,7 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
   }
   wait();
   try {
+    check_memory_before_start(config, model_config);
     backend_ = std::make_unique<CpuBackend>(config.threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);

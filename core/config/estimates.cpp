@@ -3,6 +3,7 @@
 // layer and one final norm, and an lm head tied to the embedding.
 #include "config/estimates.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -69,26 +70,100 @@ double training_flops_per_token(const ModelConfig& config, int64_t seq_len) {
   return 6.0 * matmul_parameters + attention_products;
 }
 
-MemoryEstimate estimate_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                               int64_t activations_bytes) {
+int64_t MemoryEstimate::total() const {
+  int64_t sum = 0;
+  for (const Part& part : parts()) sum = saturating_add(sum, part.bytes);
+  return sum;
+}
+
+std::vector<MemoryEstimate::Part> MemoryEstimate::parts() const {
+  std::vector<Part> all = {
+      {"weights", weights_bytes},       {"RoPE tables", rope_tables_bytes}, {"gradients", gradients_bytes},
+      {"AdamW state", optimizer_bytes}, {"activations", activations_bytes}, {"KV cache", kv_cache_bytes},
+      {"logits", logits_bytes}};
+  std::erase_if(all, [](const Part& part) { return part.bytes == 0; });
+  std::stable_sort(all.begin(), all.end(), [](const Part& a, const Part& b) { return a.bytes > b.bytes; });
+  return all;
+}
+
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<int64_t>::max() : sum;
+}
+
+namespace {
+
+// A byte count computed in double (its factors are not all bounded by the config), saturated to INT64_MAX.
+int64_t saturated_bytes(double bytes) {
+  constexpr double kLargest = 9.2e18;  // the largest double comfortably below INT64_MAX
+  return bytes >= kLargest ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(bytes);
+}
+
+// What every workload holds: the parameters and the RoPE tables ([max_position_embeddings, head_dim] each for
+// cos and sin, built at model construction). Validates the config, batch and seq_len.
+MemoryEstimate model_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                            int64_t activations_bytes, DType dtype, const char* function) {
   const int64_t parameters = count_parameters(config).total;  // validates; at most kMaxParameters
   if (batch < 1)
-    throw std::invalid_argument("estimate_memory: batch must be positive, found " + std::to_string(batch));
-  check_seq_len(config, seq_len, "estimate_memory");
-  constexpr int64_t kFloatBytes = 4;
-  const MemoryEstimate estimate{.weights_bytes = parameters * kFloatBytes,
-                                .gradients_bytes = parameters * kFloatBytes,
-                                .optimizer_bytes = 2 * parameters * kFloatBytes,
-                                .activations_bytes = 0};
-  // total() must not overflow either.
-  const int64_t activations_limit = std::numeric_limits<int64_t>::max() - estimate.total();
-  if (activations_bytes < 0 || activations_bytes > activations_limit)
-    throw std::invalid_argument("estimate_memory: activations_bytes must be in [0, " +
-                                std::to_string(activations_limit) + "], found " +
+    throw std::invalid_argument(std::string(function) + ": batch must be positive, found " +
+                                std::to_string(batch));
+  check_seq_len(config, seq_len, function);
+  if (activations_bytes < 0)
+    throw std::invalid_argument(std::string(function) + ": activations_bytes must not be negative, found " +
                                 std::to_string(activations_bytes));
-  MemoryEstimate result = estimate;
-  result.activations_bytes = activations_bytes;
-  return result;
+  const auto value_bytes = static_cast<int64_t>(dtype_size(dtype));
+  MemoryEstimate estimate;
+  estimate.weights_bytes = parameters * value_bytes;
+  // Bounded by the config's limits: 2^22 positions x 2^16 head_dim x 2 tables x 8 bytes < 2^63.
+  estimate.rope_tables_bytes = 2 * config.max_position_embeddings * config.head_dim() * value_bytes;
+  estimate.activations_bytes = activations_bytes;
+  return estimate;
+}
+
+}  // namespace
+
+MemoryEstimate estimate_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                               int64_t activations_bytes, DType dtype) {
+  MemoryEstimate estimate = model_memory(config, batch, seq_len, activations_bytes, dtype, "estimate_memory");
+  estimate.gradients_bytes = estimate.weights_bytes;
+  estimate.optimizer_bytes = 2 * estimate.weights_bytes;
+  return estimate;
+}
+
+MemoryEstimate estimate_evaluation_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                          int64_t activations_bytes, DType dtype) {
+  return model_memory(config, batch, seq_len, activations_bytes, dtype, "estimate_evaluation_memory");
+}
+
+int64_t kv_cache_bytes(const ModelConfig& config, int64_t batch, int64_t capacity, DType dtype) {
+  check_valid(config);
+  if (batch < 1)
+    throw std::invalid_argument("kv_cache_bytes: batch must be positive, found " + std::to_string(batch));
+  check_seq_len(config, capacity, "kv_cache_bytes");
+  // In double: batch is not bounded by the config, so the product may not fit int64.
+  const double value_bytes = static_cast<double>(dtype_size(dtype));
+  const double positions = static_cast<double>(batch) * static_cast<double>(capacity);
+  const double bytes = positions * (2.0 * static_cast<double>(config.num_hidden_layers) *
+                                        static_cast<double>(config.kv_dim()) * value_bytes +
+                                    2.0 * 4.0);  // the i32 key mask on the device and on the host
+  return saturated_bytes(bytes);
+}
+
+int64_t logits_bytes(const ModelConfig& config, int64_t batch, int64_t positions, DType dtype) {
+  return saturated_bytes(static_cast<double>(batch) * static_cast<double>(positions) *
+                         static_cast<double>(config.vocab_size) * static_cast<double>(dtype_size(dtype)));
+}
+
+MemoryEstimate estimate_generation_memory(const ModelConfig& config, int64_t batch, int64_t prompt_tokens,
+                                          int64_t capacity, int64_t activations_bytes, DType dtype) {
+  MemoryEstimate estimate =
+      model_memory(config, batch, prompt_tokens, activations_bytes, dtype, "estimate_generation_memory");
+  if (capacity < prompt_tokens)
+    throw std::invalid_argument("estimate_generation_memory: capacity " + std::to_string(capacity) +
+                                " must hold the prompt's " + std::to_string(prompt_tokens) + " tokens");
+  estimate.kv_cache_bytes = kv_cache_bytes(config, batch, capacity, dtype);
+  estimate.logits_bytes = logits_bytes(config, batch, prompt_tokens, dtype);
+  return estimate;
 }
 
 }  // namespace minimind

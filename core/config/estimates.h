@@ -1,10 +1,13 @@
 // What a configuration costs before anything is allocated: parameters, training FLOPs per token, and the
-// memory of a training step (fp32 weights, gradients and AdamW moments, plus the planned activations).
+// memory of a workload by part (training: weights, gradients, AdamW moments, activations; evaluation;
+// generation with its KV cache), from closed forms and the activation bytes the model's plan reports.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "config/model_config.h"
+#include "tensor/tensor.h"
 
 namespace minimind {
 
@@ -26,19 +29,54 @@ ParameterCount count_parameters(const ModelConfig& config);
 // Throws std::invalid_argument unless 1 <= seq_len <= max_position_embeddings.
 double training_flops_per_token(const ModelConfig& config, int64_t seq_len);
 
+// The bytes a workload holds at its peak, by part. Sums saturate at INT64_MAX: a shape too large to count
+// is simply too large to allocate.
 struct MemoryEstimate {
-  int64_t weights_bytes;
-  int64_t gradients_bytes;
-  int64_t optimizer_bytes;
-  int64_t activations_bytes;
-  int64_t total() const { return weights_bytes + gradients_bytes + optimizer_bytes + activations_bytes; }
+  int64_t weights_bytes = 0;      // the parameters, in the compute dtype
+  int64_t rope_tables_bytes = 0;  // RoPE cos and sin for every position up to max_position_embeddings
+  int64_t gradients_bytes = 0;    // training: one block over every parameter, unused experts too
+  int64_t optimizer_bytes = 0;    // training: AdamW's first and second moments
+  int64_t activations_bytes = 0;  // the model's activation plan (training, or one inference forward)
+  int64_t kv_cache_bytes = 0;     // generation: every layer's keys and values, and the key mask
+  int64_t logits_bytes = 0;       // host copies of logits handed to the caller (generation, forward)
+  int64_t total() const;
+
+  // "weights", "RoPE tables", "gradients", "AdamW state", "activations", "KV cache" or "logits".
+  struct Part {
+    const char* name;
+    int64_t bytes;
+  };
+  std::vector<Part> parts() const;  // the nonzero parts, largest first
 };
 
-// fp32 weights, fp32 gradients (every parameter, unused experts too: the gradient buffer is one block) and
-// AdamW's two fp32 moments. activations_bytes comes from the model's activation plan for this batch and
-// seq_len. Throws std::invalid_argument on a non-positive batch or seq_len, seq_len beyond
-// max_position_embeddings, or negative activations_bytes.
+// a + b, or INT64_MAX when it would overflow; both non-negative.
+int64_t saturating_add(int64_t a, int64_t b);
+
+// Training (fp32 unless `dtype` says otherwise): weights, RoPE tables, gradients (every parameter, unused
+// experts too: the gradient buffer is one block) and AdamW's two moments, plus `activations_bytes` from the
+// model's activation plan for this batch and seq_len. Throws std::invalid_argument on a non-positive batch or
+// seq_len, seq_len beyond max_position_embeddings, or negative activations_bytes.
 MemoryEstimate estimate_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                               int64_t activations_bytes);
+                               int64_t activations_bytes, DType dtype = DType::f32);
+
+// Evaluation: weights, RoPE tables and the activation plan; no gradients, no optimizer. Throws as
+// estimate_memory.
+MemoryEstimate estimate_evaluation_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                          int64_t activations_bytes, DType dtype = DType::f32);
+
+// The KV cache of `batch` sequences of `capacity` positions: keys and values [batch, capacity, kv_heads,
+// head_dim] per layer in `dtype`, and the i32 key mask on the device and its host copy.
+int64_t kv_cache_bytes(const ModelConfig& config, int64_t batch, int64_t capacity, DType dtype = DType::f32);
+
+// Logits [batch, positions, vocab_size] in `dtype`, saturating.
+int64_t logits_bytes(const ModelConfig& config, int64_t batch, int64_t positions, DType dtype = DType::f32);
+
+// Generation at its peak, the prefill of `batch` prompts padded to `prompt_tokens`: weights, RoPE tables, the
+// KV cache for `capacity` positions, the inference plan's activations (`activations_bytes`, at batch x
+// prompt_tokens) and the host copy of the prefill's logits [batch, prompt_tokens, vocab]. Throws
+// std::invalid_argument unless 1 <= prompt_tokens <= capacity <= max_position_embeddings and batch >= 1.
+MemoryEstimate estimate_generation_memory(const ModelConfig& config, int64_t batch, int64_t prompt_tokens,
+                                          int64_t capacity, int64_t activations_bytes,
+                                          DType dtype = DType::f32);
 
 }  // namespace minimind

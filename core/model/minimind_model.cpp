@@ -2,6 +2,7 @@
 #include "model/minimind_model.h"
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -45,13 +46,17 @@ uint64_t site_seed(uint64_t step_seed, int64_t layer, int64_t site) {
 }
 enum DropoutSite : int64_t { kEmbedding = 0, kAttentionProbs, kAttentionOutput, kFfnOutput, kExperts };
 
-// Allocates the plan's tensors, or only counts their bytes (for estimates) when `backend` is null.
+// Allocates the plan's tensors, or only counts their bytes (for estimates) when `backend` is null. The count
+// saturates at INT64_MAX: an estimate may be asked about shapes far too large to allocate.
 struct Allocator {
   Backend* backend;
   DType dtype;
   int64_t bytes = 0;
   Tensor operator()(Shape shape, DType type) {
-    bytes += shape_numel(shape) * static_cast<int64_t>(dtype_size(type));
+    int64_t size = static_cast<int64_t>(dtype_size(type));
+    for (const int64_t dim : shape)
+      if (__builtin_mul_overflow(size, dim, &size)) size = std::numeric_limits<int64_t>::max();
+    if (__builtin_add_overflow(bytes, size, &bytes)) bytes = std::numeric_limits<int64_t>::max();
     return backend ? backend->empty(std::move(shape), type) : Tensor{};
   }
   Tensor operator()(Shape shape) { return (*this)(std::move(shape), dtype); }
@@ -212,6 +217,14 @@ int64_t MiniMindModel::activation_bytes(const ModelConfig& config, int64_t batch
   Plan plan;
   Allocator counter{nullptr, dtype};
   build_plan<Plan, LayerState>(plan, config, batch, seq_len, true, counter);
+  return counter.bytes;
+}
+
+int64_t MiniMindModel::inference_activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                                  DType dtype) {
+  Plan plan;
+  Allocator counter{nullptr, dtype};
+  build_plan<Plan, LayerState>(plan, config, batch, seq_len, false, counter);
   return counter.bytes;
 }
 

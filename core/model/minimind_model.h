@@ -94,7 +94,11 @@ class MiniMindModel {
                         std::vector<Tensor>* attention_probs = nullptr);
 
   // Bytes of the activation buffers a training step of this shape allocates (the figure estimates show).
+  // Saturates at INT64_MAX for shapes too large to count.
   static int64_t activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len, DType dtype);
+  // The same for one inference forward (forward_cached) of batch x seq_len new positions.
+  static int64_t inference_activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                            DType dtype);
   // Bytes the current training plan holds (0 before the first forward).
   int64_t allocated_activation_bytes() const;
 

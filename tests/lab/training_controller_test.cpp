@@ -11,6 +11,7 @@
 #include <chrono>
 #include <random>
 
+#include "config/presets.h"
 #include "support/event_loop.h"
 #include "support/file_contents.h"
 #include "support/random_shards.h"
@@ -101,6 +102,8 @@ TEST(TrainingController, RefusedSetupIsReportedNotThrown) {
   TrainConfig config;
   config.data_dir = "/nonexistent-shards";
   config.run_dir = "/tmp/never-written";
+  config.batch_size = 2;  // small enough for any machine's memory: the missing data is what is refused
+  config.seq_len = 16;
   const ModelConfig model;
   EXPECT_FALSE(controller.start(config, model));
   EXPECT_TRUE(message.contains("nonexistent-shards")) << message.toStdString();
@@ -183,6 +186,25 @@ TEST(TrainingController, ALogThatCannotBeWrittenIsAProblemWhileTheRunGoesOn) {
   EXPECT_TRUE(problem.contains("metrics.jsonl")) << problem.toStdString();
   EXPECT_TRUE(problem.contains("No space left on device")) << problem.toStdString();
   EXPECT_TRUE(problem.contains("training goes on")) << problem.toStdString();
+}
+
+TEST(TrainingController, ARunThatDoesNotFitInMemoryIsRefusedBeforeAllocating) {
+  // The example, 3.8 TiB: refused with the memory verdict before the model or the data is touched.
+  ScratchDirectory dir;
+  TrainingController controller;
+  QString message;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
+  TrainConfig config;
+  config.data_dir = dir / "no-data";
+  config.run_dir = dir / "run";
+  config.batch_size = 64;
+  config.seq_len = 4096;
+  EXPECT_FALSE(controller.start(config, preset("large")));
+  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 3.8 TiB"))
+      << message.toStdString();
+  EXPECT_TRUE(message.contains("is available")) << message.toStdString();
+  EXPECT_FALSE(controller.running());
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The Configure view against core: a preset fills the fields with the preset's values; an invalid combination
 // marks the field core's validate() names, with its reason, and disables Train until fixed; the cost labels
-// equal core's estimates; save then load gives back every field; a corrupt file changes nothing (offscreen).
+// equal core's estimates; a run that does not fit in the available memory (pushed in through the memory
+// source) marks the batch size and sequence length with core's verdict and keeps Train disabled; save then
+// load gives back every field; a corrupt file changes nothing (offscreen).
 #include "config_view.h"
 
 #include <gtest/gtest.h>
@@ -18,8 +20,10 @@
 #include "block_diagram.h"
 #include "config/estimates.h"
 #include "config/presets.h"
+#include "model/memory_plan.h"
 #include "model/minimind_model.h"
 #include "model_summary_view.h"
+#include "text/byte_size.h"
 
 namespace minimind {
 namespace {
@@ -227,12 +231,13 @@ TEST(ConfigView, TheCostLabelsAreCoresEstimatesForTheCurrentConfig) {
   const double flops = training_flops_per_token(model, 200);
   const MemoryEstimate memory =
       estimate_memory(model, 5, 200, MiniMindModel::activation_bytes(model, 5, 200, DType::f32));
+  EXPECT_EQ(memory.total(), training_memory(model, 5, 200).total());
   ASSERT_NE(params.total, params.active);  // MoE: the two figures differ
   const ModelSummaryView* summary = view.summary_view();
   EXPECT_EQ(summary->field_text("Parameters"), QString::number(params.total / 1e6, 'f', 2) + " M");
   EXPECT_EQ(summary->field_text("Active per token"), QString::number(params.active / 1e6, 'f', 2) + " M");
   EXPECT_TRUE(summary->field_text("Training FLOPs per token").startsWith(QString::number(flops / 1e6, 'f', 1) + " MFLOP"));
-  EXPECT_EQ(summary->field_text("Total memory"), QString::number(memory.total() / 1048576.0, 'f', 1) + " MiB");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(memory.total())));
   EXPECT_TRUE(summary->field_text("Activations").contains("batch 5 x 200"));
 
   // The diagram follows the same config.
@@ -242,6 +247,69 @@ TEST(ConfigView, TheCostLabelsAreCoresEstimatesForTheCurrentConfig) {
                                            .arg(model.n_routed_experts)
                                            .arg(model.num_experts_per_tok)
                                            .arg(model.n_shared_experts)));
+}
+
+constexpr int64_t kGiB = int64_t{1} << 30;
+
+TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
+  ConfigView view;
+  view.set_memory_source([] { return AvailableMemory{64 * kGiB, "MemAvailable"}; });
+  EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
+  // The example: the large preset at 64 x 4096 (3.8 TiB) used to leave Train enabled.
+  combo(view, "preset")->setCurrentText("large");
+  spin(view, "batch_size")->setValue(64);
+  spin(view, "seq_len")->setValue(4096);
+  const MemoryVerdict verdict = check_memory(
+      [] {
+        MemoryRequest r = training_request(preset("large"), 64, 4096, 1);
+        r.accumulation_name = "accumulation";
+        return r;
+      }(),
+      {64 * kGiB, "MemAvailable"});
+  ASSERT_FALSE(verdict.fits);
+  EXPECT_FALSE(view.valid());
+  EXPECT_FALSE(view.train_button()->isEnabled());
+  EXPECT_TRUE(marked(view, "batch_size"));
+  EXPECT_TRUE(marked(view, "seq_len"));
+  EXPECT_FALSE(marked(view, "hidden_size"));
+  EXPECT_EQ(view.field_reason("batch_size").toStdString(), verdict.message);
+  EXPECT_TRUE(view.field_reason("batch_size").contains("needs 3.8 TiB (activations 3.8 TiB"));
+  EXPECT_TRUE(
+      view.field_reason("batch_size").contains("the longest sequence length that fits at batch size 1 is"));
+  EXPECT_TRUE(
+      view.field_reason("seq_len").contains("Needs 4.1 TiB with the safety margin; 64.0 GiB is available"));
+  EXPECT_TRUE(
+      view.problems().join("\n").contains("memory: training at batch size 64 x sequence length 4096"));
+  const ModelSummaryView* summary = view.summary_view();
+  EXPECT_EQ(summary->field_text("Total memory"), "3.8 TiB");
+  EXPECT_EQ(summary->field_text("Available memory"),
+            "64.0 GiB (MemAvailable); 4.1 TiB with the safety margin does not fit");
+
+  // The suggested length fits: the marks go and Train comes back.
+  ASSERT_TRUE(verdict.largest_length.has_value());
+  spin(view, "batch_size")->setValue(1);
+  spin(view, "seq_len")->setValue(static_cast<int>(*verdict.largest_length));
+  EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
+  EXPECT_TRUE(view.train_button()->isEnabled());
+  EXPECT_FALSE(marked(view, "batch_size"));
+  EXPECT_FALSE(marked(view, "seq_len"));
+  EXPECT_TRUE(summary->field_text("Available memory").endsWith("fits"));
+}
+
+TEST(ConfigView, WithoutAMemoryFigureTheCheckIsLeftOut) {
+  ConfigView view;
+  view.set_memory_source(
+      []() -> AvailableMemory { throw std::runtime_error("/proc/meminfo: cannot read it"); });
+  combo(view, "preset")->setCurrentText("large");
+  spin(view, "batch_size")->setValue(64);
+  spin(view, "seq_len")->setValue(4096);
+  EXPECT_TRUE(view.valid()) << "an unknown figure refuses nothing";
+  EXPECT_EQ(view.summary_view()->field_text("Available memory"), "not checked");
+}
+
+TEST(ConfigView, TheSystemsMemoryIsCheckedByDefault) {
+  ConfigView view;  // the tiny preset at batch 32 x 512 (2.7 GiB): checked against this machine, fit or not
+  EXPECT_TRUE(view.summary_view()->field_text("Available memory").contains("with the safety margin"));
 }
 
 TEST(ConfigView, SaveThenLoadGivesBackEveryField) {

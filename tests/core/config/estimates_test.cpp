@@ -135,22 +135,62 @@ TEST(Estimates, TrainingFlopsPerToken) {
 
 TEST(Estimates, MemoryOfATrainingStep) {
   const int64_t parameters = 25'829'888;
+  // RoPE: cos and sin, [max_position_embeddings 32768, head_dim 64] each, f32.
+  const int64_t rope_tables = 2 * 32768 * 64 * 4;
   const MemoryEstimate memory = estimate_memory(preset("small"), 32, 512, 1'000'000);
   EXPECT_EQ(memory.weights_bytes, 4 * parameters);
+  EXPECT_EQ(memory.rope_tables_bytes, rope_tables);
   EXPECT_EQ(memory.gradients_bytes, 4 * parameters);
   EXPECT_EQ(memory.optimizer_bytes, 8 * parameters);
   EXPECT_EQ(memory.activations_bytes, 1'000'000);
-  EXPECT_EQ(memory.total(), 16 * parameters + 1'000'000);
+  EXPECT_EQ(memory.kv_cache_bytes, 0);
+  EXPECT_EQ(memory.total(), 16 * parameters + rope_tables + 1'000'000);
   // Gradients and moments exist for every expert, used by a token or not.
   const ParameterCount moe = count_parameters(preset("moe"));
-  EXPECT_EQ(estimate_memory(preset("moe"), 1, 1, 0).total(), 16 * moe.total);
+  EXPECT_EQ(estimate_memory(preset("moe"), 1, 1, 0).total(), 16 * moe.total + rope_tables);
+  // In f64 (gradient checks, minimind forward --dtype f64) every per-value part doubles.
+  EXPECT_EQ(estimate_memory(preset("small"), 32, 512, 0, DType::f64).total(),
+            32 * parameters + 2 * rope_tables);
 
   EXPECT_THROW(estimate_memory(preset("small"), 0, 512, 0), std::invalid_argument);
   EXPECT_THROW(estimate_memory(preset("small"), 1, 0, 0), std::invalid_argument);
   EXPECT_THROW(estimate_memory(preset("small"), 1, 32769, 0), std::invalid_argument);
   EXPECT_THROW(estimate_memory(preset("small"), 1, 512, -1), std::invalid_argument);
-  EXPECT_THROW(estimate_memory(preset("small"), 1, 512, std::numeric_limits<int64_t>::max()),
-               std::invalid_argument);
+  // A plan too large to count saturates: the total is INT64_MAX, never a wrapped negative number.
+  EXPECT_EQ(estimate_memory(preset("small"), 1, 512, std::numeric_limits<int64_t>::max()).total(),
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(Estimates, PartsComeLargestFirstWithoutTheEmptyOnes) {
+  const MemoryEstimate memory = estimate_memory(preset("small"), 32, 512, 1'000'000);
+  const std::vector<MemoryEstimate::Part> parts = memory.parts();
+  ASSERT_EQ(parts.size(), 5u);
+  EXPECT_STREQ(parts[0].name, "AdamW state");
+  EXPECT_STREQ(parts[1].name, "weights");
+  EXPECT_STREQ(parts[2].name, "gradients");
+  EXPECT_STREQ(parts[3].name, "RoPE tables");
+  EXPECT_STREQ(parts[4].name, "activations");
+}
+
+TEST(Estimates, MemoryOfEvaluationAndGeneration) {
+  const ModelConfig small = preset("small");  // 8 layers, 2 kv heads of 64, vocab 6400
+  const int64_t parameters = 25'829'888, rope_tables = 2 * 32768 * 64 * 4;
+  const MemoryEstimate evaluation = estimate_evaluation_memory(small, 4, 256, 5'000);
+  EXPECT_EQ(evaluation.total(), 4 * parameters + rope_tables + 5'000) << "no gradients, no optimizer state";
+
+  // The cache of 3 sequences of 100 positions: keys and values [3, 100, 2, 64] f32 in each of 8 layers, and
+  // an i32 key mask [3, 100] on the device and on the host.
+  const int64_t cache = 8 * 2 * (3 * 100 * 2 * 64 * 4) + 2 * (3 * 100 * 4);
+  EXPECT_EQ(kv_cache_bytes(small, 3, 100), cache);
+  const MemoryEstimate generation = estimate_generation_memory(small, 3, 20, 100, 7'000);
+  EXPECT_EQ(generation.kv_cache_bytes, cache);
+  EXPECT_EQ(generation.logits_bytes, 3 * 20 * 6400 * 4) << "the prefill's logits copied to the host";
+  EXPECT_EQ(generation.total(), 4 * parameters + rope_tables + cache + 3 * 20 * 6400 * 4 + 7'000);
+  EXPECT_THROW(estimate_generation_memory(small, 3, 20, 19, 0), std::invalid_argument) << "capacity < prompt";
+  EXPECT_THROW(kv_cache_bytes(small, 1, 32769), std::invalid_argument);
+  // A batch the config does not bound saturates.
+  EXPECT_EQ(kv_cache_bytes(small, std::numeric_limits<int64_t>::max() / 2, 32768),
+            std::numeric_limits<int64_t>::max());
 }
 
 TEST(Estimates, RefuseInvalidConfigs) {

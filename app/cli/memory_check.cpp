@@ -1,0 +1,93 @@
+// The CLI's side of the preflight: the flag, the system's available memory, the plans of the training
+// commands, and how a refusal reads. Sizes that the commands refuse anyway (a length beyond the model's
+// context, a non-positive batch) are left to those commands, whose messages name the flag.
+#include "cli/memory_check.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "io/strict_json.h"
+#include "model/memory_plan.h"
+
+namespace minimind::cli {
+
+Option skip_memory_check_option() {
+  return {"skip_memory_check", "",
+          "start even when the memory estimate does not fit in the available memory (the process may then be "
+          "killed by the kernel's out-of-memory killer)"};
+}
+
+void check_memory_or_refuse(const Arguments& args, const MemoryRequest& request) {
+  AvailableMemory available;
+  try {
+    available = available_system_memory();
+  } catch (const std::runtime_error& e) {
+    std::cerr << "warning: the memory check is skipped: " << e.what() << "\n";
+    return;
+  }
+  const MemoryVerdict verdict = check_memory(request, available);
+  if (verdict.fits) return;
+  if (args.flag("skip_memory_check")) {
+    std::cerr << "warning: " << verdict.message << "\nGoing on as --skip_memory_check asks.\n";
+    return;
+  }
+  throw MemoryRefused(verdict.message + "\nTo start anyway, pass --skip_memory_check.");
+}
+
+MemoryRequest named_by_flags(MemoryRequest request, const std::string& batch_flag,
+                             const std::string& length_flag, const std::string& accumulation_flag) {
+  request.batch_name = batch_flag;
+  request.length_name = length_flag;
+  request.accumulation_name = accumulation_flag;
+  return request;
+}
+
+void check_training_memory(const Arguments& args, const TrainConfig& config,
+                           const ModelConfig& model_config) {
+  const ModelConfig model = config.init_from ? load_config(*config.init_from / "config.json") : model_config;
+  if (config.seq_len > model.max_position_embeddings) return;  // the trainer refuses it, naming both
+  check_memory_or_refuse(args, named_by_flags(training_request(model, config.batch_size, config.seq_len,
+                                                               config.accumulation_steps),
+                                              "--batch_size", "--max_seq_len"));
+}
+
+void check_resumed_memory(const Arguments& args, const std::filesystem::path& run_dir) {
+  const std::filesystem::path model_file = run_dir / "config.json",
+                              train_file = run_dir / "train_config.json";
+  if (!std::filesystem::exists(model_file) || !std::filesystem::exists(train_file)) return;
+  TrainConfig config;
+  ModelConfig model;
+  try {
+    std::ifstream in(train_file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    config = train_config_from_json(parse_strict_json(text));
+    model = load_config(model_file);
+  } catch (const std::exception& e) {
+    // The resume takes its settings from the checkpoint, not from these files: it may still work.
+    std::cerr << "warning: the memory check is skipped: " << e.what() << "\n";
+    return;
+  }
+  if (config.batch_size < 1 || config.seq_len < 1 || config.seq_len > model.max_position_embeddings) return;
+  // The run's sizes are fixed by its checkpoints: the message names them as settings, not flags, and says how
+  // to train with others.
+  try {
+    check_memory_or_refuse(
+        args, training_request(model, config.batch_size, config.seq_len, config.accumulation_steps));
+  } catch (const MemoryRefused& refused) {
+    throw MemoryRefused(std::string(refused.what()) +
+                        "\nA resumed run keeps the sizes it started with; to train with others, start a new run "
+                        "from its latest checkpoint with minimind train --from " +
+                        (run_dir / "checkpoints" / "step-NNNNNN").string() + ".");
+  }
+}
+
+void check_evaluation_memory(const Arguments& args, const std::filesystem::path& model_dir, int64_t batch,
+                             int64_t seq_len) {
+  const ModelConfig model = load_config(model_dir / "config.json");
+  if (batch < 1 || seq_len < 1 || seq_len > model.max_position_embeddings) return;  // evaluate_model refuses
+  check_memory_or_refuse(
+      args, named_by_flags(evaluation_request(model, batch, seq_len), "--batch_size", "--max_seq_len"));
+}
+
+}  // namespace minimind::cli

@@ -1,0 +1,87 @@
+// Workload estimates from the model's plans. The parts the plans do not cover are small next to them and
+// inside the preflight's margin: the host batch tensors (16 bytes per token), per-op scratch and the
+// allocator's own overhead.
+#include "model/memory_plan.h"
+
+#include <algorithm>
+
+#include "model/minimind_model.h"
+
+namespace minimind {
+
+MemoryEstimate training_memory(const ModelConfig& config, int64_t batch, int64_t seq_len, DType dtype) {
+  return estimate_memory(config, batch, seq_len,
+                         MiniMindModel::activation_bytes(config, batch, seq_len, dtype), dtype);
+}
+
+MemoryEstimate evaluation_memory(const ModelConfig& config, int64_t batch, int64_t seq_len, DType dtype) {
+  return estimate_evaluation_memory(config, batch, seq_len,
+                                    MiniMindModel::activation_bytes(config, batch, seq_len, dtype), dtype);
+}
+
+MemoryEstimate forward_memory(const ModelConfig& config, int64_t batch, int64_t seq_len, bool gradients,
+                              DType dtype) {
+  MemoryEstimate estimate = evaluation_memory(config, batch, seq_len, dtype);
+  estimate.logits_bytes = logits_bytes(config, batch, seq_len, dtype);  // copied out for the output file
+  if (gradients) estimate.gradients_bytes = estimate.weights_bytes;
+  return estimate;
+}
+
+MemoryEstimate generation_memory(const ModelConfig& config, int64_t batch, int64_t prompt_tokens,
+                                 int64_t max_new_tokens, DType dtype) {
+  // As Generator::generate sizes its cache: the last generated token is never fed back.
+  const int64_t capacity = std::max(
+      prompt_tokens,
+      std::min(config.max_position_embeddings, prompt_tokens + std::max<int64_t>(max_new_tokens, 1) - 1));
+  return estimate_generation_memory(
+      config, batch, prompt_tokens, capacity,
+      MiniMindModel::inference_activation_bytes(config, batch, prompt_tokens, dtype), dtype);
+}
+
+MemoryRequest training_request(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                               int64_t accumulation_steps) {
+  MemoryRequest request;
+  request.workload = "training";
+  request.batch = batch;
+  request.length = seq_len;
+  request.accumulation_steps = accumulation_steps;
+  request.estimate = [config](int64_t b, int64_t length) { return training_memory(config, b, length); };
+  return request;
+}
+
+MemoryRequest evaluation_request(const ModelConfig& config, int64_t batch, int64_t seq_len) {
+  MemoryRequest request;
+  request.workload = "evaluation";
+  request.batch = batch;
+  request.length = seq_len;
+  request.estimate = [config](int64_t b, int64_t length) { return evaluation_memory(config, b, length); };
+  return request;
+}
+
+MemoryRequest forward_request(const ModelConfig& config, int64_t batch, int64_t seq_len, bool gradients,
+                              DType dtype) {
+  MemoryRequest request;
+  request.workload = gradients ? "the forward and backward" : "the forward";
+  request.batch = batch;
+  request.length = seq_len;
+  request.estimate = [config, gradients, dtype](int64_t b, int64_t length) {
+    return forward_memory(config, b, length, gradients, dtype);
+  };
+  return request;
+}
+
+MemoryRequest generation_request(const ModelConfig& config, int64_t batch, int64_t prompt_tokens,
+                                 int64_t max_new_tokens) {
+  MemoryRequest request;
+  request.workload = "generation";
+  request.batch = batch;
+  request.length = max_new_tokens;
+  request.batch_name = "prompt batch";
+  request.length_name = "new tokens";
+  request.estimate = [config, prompt_tokens](int64_t b, int64_t new_tokens) {
+    return generation_memory(config, b, prompt_tokens, new_tokens);
+  };
+  return request;
+}
+
+}  // namespace minimind
