@@ -302,6 +302,16 @@ TEST(Safetensors, EveryKindOfDamageIsReportedWithItsCause) {
       {"duplicate field",
        file_image(R"({"w":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}})", eight_bytes),
        "duplicate key 'dtype'", "w"},
+      // 100,000 levels: the issue's crash (no cap, then a recursive json::dump() in the message).
+      {"deeply nested entry",
+       file_image(R"({"w":)" + std::string(100000, '[') + std::string(100000, ']') + "}", eight_bytes),
+       "header is not a safetensors header: arrays or objects nested more than 64 levels deep", "w"},
+      {"deeply nested shape",
+       file_image(one_entry(R"("F32")", std::string(100000, '[') + std::string(100000, ']'), "[0,8]"),
+                  eight_bytes),
+       "arrays or objects nested more than 64 levels deep", "w"},
+      {"deep unclosed header", file_image(std::string(100000, '['), eight_bytes),
+       "header is not a safetensors header: arrays or objects nested more than 64 levels deep", ""},
   };
   for (const MalformedCase& c : cases) {
     const std::string message = parse_error(c.bytes);
