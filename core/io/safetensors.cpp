@@ -1,6 +1,7 @@
 // safetensors reading and writing. The reader treats the file as untrusted: the header length, the JSON (its
-// nesting capped), every entry's dtype, shape and offsets and the layout of the data section are all checked
-// before any tensor byte is read, so a damaged or hostile file gives a SafetensorsError and nothing worse.
+// nesting capped), every entry's dtype, shape and offsets and the layout of the data section (no overlap, no
+// byte after the last tensor) are all checked before any tensor byte is read, so a damaged or hostile file
+// gives a SafetensorsError and nothing worse.
 #include "io/safetensors.h"
 
 #include <fcntl.h>
@@ -259,6 +260,15 @@ ParsedHeader parse_header(std::string_view header, uint64_t data_bytes, const st
                        std::to_string(furthest->begin) + ", " + std::to_string(furthest->end) + "]");
     if (!furthest || entry.end > furthest->end) furthest = &entry;
   }
+  // Bytes after the last tensor's data belong to no tensor (something appended, or a shorter file written
+  // over a longer one without truncating it): the reference implementation refuses such a file, as this does.
+  const uint64_t used_bytes = furthest ? furthest->end : 0;
+  if (used_bytes < data_bytes)
+    file_error(path,
+               std::to_string(data_bytes - used_bytes) + " extra bytes after the last tensor's data (" +
+                   (furthest ? "tensor '" + furthest->name + "' ends at byte " + std::to_string(used_bytes)
+                             : std::string("no tensor holds data")) +
+                   " of a data section of " + std::to_string(data_bytes) + " bytes)");
   return parsed;
 }
 
