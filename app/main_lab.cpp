@@ -7,9 +7,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "config/model_config.h"
 #include "config/presets.h"
+#include "io/strict_json.h"
 #include "lab/event_loop_monitor.h"
 #include "lab/main_window.h"
 #include "train/run_config.h"
@@ -38,9 +40,11 @@ int main(int argc, char** argv) {
     if (parser.isSet(config_option)) {
       // A run configuration saved by the lab, or a model's config.json with the lab's training defaults.
       const std::filesystem::path path = parser.value(config_option).toStdString();
-      std::ifstream in(path);
+      std::ifstream in(path, std::ios::binary);
       if (!in) throw std::runtime_error("cannot read " + path.string());
-      if (minimind::is_run_config(nlohmann::json::parse(in, nullptr, false))) {
+      std::stringstream text;
+      text << in.rdbuf();
+      if (minimind::is_run_config(minimind::parse_json_document(text.str(), path.string()))) {
         initial = minimind::load_run_config(path);
       } else {
         initial = minimind::MainWindow::default_run_config();

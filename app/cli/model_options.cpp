@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "config/presets.h"
+#include "io/strict_json.h"
 #include "train/run_config.h"
 
 namespace minimind::cli {
@@ -46,9 +47,9 @@ ConfigFile read_config_file(const std::filesystem::path& path) {
   text << file.rdbuf();
   nlohmann::json object;
   try {
-    object = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::invalid_argument("--config " + path.string() + " is not valid JSON: " + error.what());
+    object = parse_json_document(text.str(), "--config " + path.string());
+  } catch (const JsonDocumentError& error) {
+    throw std::invalid_argument(error.what());
   }
   if (is_run_config(object)) {
     RunConfig run = run_config_from_json(object, path.string());

@@ -12,12 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include "config/resources.h"
 #include "data/document_source.h"
 #include "data/token_shard.h"
+#include "io/strict_json.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/tokenizer.h"
@@ -450,7 +452,9 @@ std::optional<PrepareSummary> DataController::read_summary(const QString& data_d
   std::ifstream file(dir / "prepare.json", std::ios::binary);
   if (!file) return std::nullopt;
   try {
-    const nlohmann::json json = nlohmann::json::parse(file);
+    std::stringstream text;
+    text << file.rdbuf();
+    const nlohmann::json json = parse_json_document(text.str(), (dir / "prepare.json").string());
     PrepareSummary summary;
     summary.source = report_from_json(json.at("source"));
     if (json.contains("validation_source"))

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "io/atomic_file.h"
+#include "io/strict_json.h"
 
 namespace minimind {
 
@@ -325,12 +326,7 @@ class JsonFieldReader {
   }
 
   void wrong_type(const char* key, const std::string& expected, const json& found) {
-    std::string description = found.type_name();
-    if (found.is_string())
-      description += " " + found.dump();
-    else if (found.is_number() || found.is_boolean())
-      description = found.dump();
-    issues_.add(prefix_ + key, "expected " + expected + ", got " + description);
+    issues_.add(prefix_ + key, "expected " + expected + ", got " + describe_json_value(found));
   }
 
  private:
@@ -349,7 +345,7 @@ ModelConfig config_from_json(const json& object) {
   JsonFieldReader fields(object, "", issues);
 
   if (const json* model_type = fields.find("model_type"); model_type && *model_type != "minimind")
-    issues.add("model_type", "must be \"minimind\", found " + model_type->dump());
+    issues.add("model_type", "must be \"minimind\", found " + describe_json_value(*model_type));
 
   fields.read("hidden_size", c.hidden_size);
   fields.read("num_hidden_layers", c.num_hidden_layers);
@@ -410,9 +406,9 @@ ModelConfig load_config(const std::filesystem::path& path) {
   text << file.rdbuf();
   json object;
   try {
-    object = json::parse(text.str());
-  } catch (const json::parse_error& error) {
-    throw std::invalid_argument("model config " + path.string() + " is not valid JSON: " + error.what());
+    object = parse_json_document(text.str(), "model config " + path.string());
+  } catch (const JsonDocumentError& error) {
+    throw std::invalid_argument(error.what());
   }
   try {
     return config_from_json(object);

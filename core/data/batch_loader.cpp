@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "io/strict_json.h"
+
 namespace minimind {
 namespace {
 
@@ -64,14 +66,18 @@ const char* mode_name(BatchMode mode) {
   throw std::invalid_argument("BatchLoader: " + what);
 }
 
+uint64_t unsigned_value(const nlohmann::json& value, const char* field) {
+  if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<int64_t>() >= 0))
+    throw std::invalid_argument(std::string("loader state: field '") + field +
+                                "' must be a non-negative integer, found " + describe_json_value(value));
+  return value.get<uint64_t>();
+}
+
 uint64_t json_unsigned(const nlohmann::json& json, const char* field) {
   const auto found = json.find(field);
   if (found == json.end())
     throw std::invalid_argument(std::string("loader state: missing field '") + field + "'");
-  if (!found->is_number_unsigned() && !(found->is_number_integer() && found->get<int64_t>() >= 0))
-    throw std::invalid_argument(std::string("loader state: field '") + field +
-                                "' must be a non-negative integer, found " + found->dump());
-  return found->get<uint64_t>();
+  return unsigned_value(*found, field);
 }
 
 }  // namespace
@@ -90,7 +96,7 @@ void to_json(nlohmann::json& json, const LoaderState& state) {
 
 void from_json(const nlohmann::json& json, LoaderState& state) {
   if (!json.is_object())
-    throw std::invalid_argument("loader state: expected a JSON object, found " + json.dump());
+    throw std::invalid_argument("loader state: expected a JSON object, found " + describe_json_value(json));
   LoaderState read;
   read.epoch = json_unsigned(json, "epoch");
   read.cursor = json_unsigned(json, "cursor");
@@ -99,11 +105,8 @@ void from_json(const nlohmann::json& json, LoaderState& state) {
   if (rng == json.end()) throw std::invalid_argument("loader state: missing field 'rng'");
   if (!rng->is_array() || rng->size() != 4)
     throw std::invalid_argument("loader state: field 'rng' must be an array of 4 integers, found " +
-                                rng->dump());
-  for (size_t i = 0; i < 4; ++i) {
-    const nlohmann::json word{{"rng", (*rng)[i]}};
-    read.rng[i] = json_unsigned(word, "rng");
-  }
+                                describe_json_value(*rng));
+  for (size_t i = 0; i < 4; ++i) read.rng[i] = unsigned_value((*rng)[i], "rng");
   const auto mode = json.find("mode");
   if (mode == json.end() || !mode->is_string())
     throw std::invalid_argument("loader state: field 'mode' must be a string");

@@ -175,6 +175,12 @@ class LineReader {
 
   int64_t line_number() const { return line_number_; }
 
+  // Frees a line assembled beyond the size of the read buffer once the caller is done with it (the next
+  // call would only clear it), so that a long line is not held while its document is tokenized.
+  void release_long_line() {
+    if (pending_.capacity() > block_.size()) std::string().swap(pending_);
+  }
+
  private:
   ByteInput& input_;
   std::vector<char> block_;
@@ -565,7 +571,9 @@ class JsonlReader final : public DocumentSource::Reader {
       if (line.number == 1 && text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
       if (is_blank(text)) continue;
       has_records_ = true;
-      if (parse_record(text, line.number, document)) return true;
+      const bool parsed = parse_record(text, line.number, document);
+      lines_->release_long_line();
+      if (parsed) return true;
     }
   }
 

@@ -1,12 +1,15 @@
 // Turning one JSONL line into a record: UTF-8 check, a SAX pass that keeps only the fields a record needs
-// (so a line costs no more memory than its text, whatever else it holds), then the checks on those fields.
+// (so a line costs no more memory than its text, whatever else it holds) and refuses a key given twice in one
+// object or nesting past kMaxJsonNesting, then the checks on those fields.
 #include "data/jsonl_record.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
 #include "data/json_sax_parser.h"
+#include "io/strict_json.h"
 #include "text/utf8.h"
 
 namespace minimind {
@@ -47,9 +50,51 @@ const char* json_type_name(nlohmann::json::value_t type) {
   }
 }
 
+// The keys of every open object, to find a key given twice in one object. The keys lie back to back in one
+// buffer and an object's keys are compared only when it closes, by sorting views of them: a line of a
+// million short keys costs about twice their bytes, not a hash node each.
+class OpenObjectKeys {
+ public:
+  void open() { first_key_.push_back(key_begins_.size()); }
+
+  void add(std::string_view key) {
+    if (first_key_.empty()) return;
+    key_begins_.push_back(bytes_.size());
+    bytes_.append(key);
+  }
+
+  // Closes the innermost open object; returns a key it holds more than once, if any.
+  std::optional<std::string> close() {
+    if (first_key_.empty()) return std::nullopt;
+    const std::size_t first = first_key_.back();
+    first_key_.pop_back();
+    std::optional<std::string> duplicate;
+    if (key_begins_.size() - first > 1) {
+      std::vector<std::string_view> keys;
+      keys.reserve(key_begins_.size() - first);
+      for (std::size_t i = first; i < key_begins_.size(); ++i) {
+        const std::size_t end = i + 1 < key_begins_.size() ? key_begins_[i + 1] : bytes_.size();
+        keys.emplace_back(bytes_.data() + key_begins_[i], end - key_begins_[i]);
+      }
+      std::sort(keys.begin(), keys.end());
+      const auto repeated = std::adjacent_find(keys.begin(), keys.end());
+      if (repeated != keys.end()) duplicate = std::string(*repeated);
+    }
+    if (first < key_begins_.size()) bytes_.resize(key_begins_[first]);
+    key_begins_.resize(first);
+    return duplicate;
+  }
+
+ private:
+  std::string bytes_;                    // the keys of the open objects, outermost first
+  std::vector<std::size_t> key_begins_;  // where each key starts in bytes_
+  std::vector<std::size_t> first_key_;   // per open object: the index of its first key in key_begins_
+};
+
 // Collects the fields a record needs from SAX events (of either parser) and skips everything else unstored.
 // Depths: 0 the line's value, 1 the values of its fields, 2 the elements of "conversations", 3 the fields of
-// a message. A failure stops the parse at once; duplicate keys: the last one wins, as in nlohmann's DOM.
+// a message. A failure stops the parse at once. A key given twice in one object (nlohmann's DOM and Python
+// keep the last, other readers the first) and nesting past kMaxJsonNesting levels are refused.
 class RecordSax {
  public:
   using json = nlohmann::json;
@@ -73,24 +118,24 @@ class RecordSax {
   bool binary(json::binary_t&) { return on_value(Type::binary, nullptr); }
 
   bool start_object(std::size_t) {
-    if (!on_value(Type::object, nullptr)) return false;
-    ++depth_;
+    if (!open_container(Type::object)) return false;
+    keys_.open();
     return true;
   }
   bool end_object() {
     if (--depth_ == 2) in_message_ = false;
+    if (const std::optional<std::string> key = keys_.close())
+      return fail(input_issue::kDuplicateKey,
+                  "the key \"" + shorten(*key, 40) + "\" appears twice in one object");
     return true;
   }
-  bool start_array(std::size_t) {
-    if (!on_value(Type::array, nullptr)) return false;
-    ++depth_;
-    return true;
-  }
+  bool start_array(std::size_t) { return open_container(Type::array); }
   bool end_array() {
     if (--depth_ == 1) in_conversations_ = false;
     return true;
   }
   bool key(json::string_t& key) {
+    keys_.add(key);
     if (depth_ == 1) top_key_ = std::move(key);
     if (depth_ == 3 && in_message_) message_key_ = std::move(key);
     return true;
@@ -115,6 +160,16 @@ class RecordSax {
       failure_detail_ = shorten(detail);
     }
     return false;
+  }
+
+  bool open_container(Type type) {
+    if (depth_ >= kMaxJsonNesting) {
+      return fail(input_issue::kTooDeep,
+                  "arrays or objects nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+    }
+    if (!on_value(type, nullptr)) return false;
+    ++depth_;
+    return true;
   }
 
   bool on_value(Type type, json::string_t* value) {
@@ -180,8 +235,9 @@ class RecordSax {
   int depth_ = 0;  // containers open
   std::string top_key_;
   std::string message_key_;
-  bool in_conversations_ = false;      // inside the "conversations" array (depth 2)
-  bool in_message_ = false;            // inside one of its message objects (depth 3)
+  bool in_conversations_ = false;  // inside the "conversations" array (depth 2)
+  bool in_message_ = false;        // inside one of its message objects (depth 3)
+  OpenObjectKeys keys_;
   std::string_view failure_category_;  // one of the input_issue constants (static storage)
   std::string failure_detail_;
 };

@@ -1,6 +1,7 @@
-// safetensors reading and writing. The reader treats the file as untrusted: the header length, the JSON,
-// every entry's dtype, shape and offsets and the layout of the data section are all checked before any tensor
-// byte is read, so a damaged or hostile file gives a SafetensorsError and nothing worse.
+// safetensors reading and writing. The reader treats the file as untrusted: the header length, the JSON (its
+// nesting capped), every entry's dtype, shape and offsets and the layout of the data section (no overlap, no
+// byte after the last tensor) are all checked before any tensor byte is read, so a damaged or hostile file
+// gives a SafetensorsError and nothing worse.
 #include "io/safetensors.h"
 
 #include <fcntl.h>
@@ -124,12 +125,17 @@ void check_file_size(uint64_t file_bytes, const std::filesystem::path& path) {
                          " bytes, too short to hold the 8-byte header length (truncated?)");
 }
 
-// Parses the header text, refusing duplicate keys in any object: a file whose meaning depends on the parser
-// is better refused.
-json parse_json_without_duplicates(std::string_view header, const std::filesystem::path& path) {
+// Parses the header text, refusing duplicate keys in any object (a file whose meaning depends on the parser
+// is better refused) and nesting past kMaxJsonNesting (a header nests 3 deep).
+json parse_header_json(std::string_view header, const std::filesystem::path& path) {
   try {
-    return parse_strict_json(header);
+    return parse_strict_json(header, kMaxJsonNesting);
   } catch (const StrictJsonError& error) {
+    if (error.kind == StrictJsonError::Kind::too_deep) {
+      const std::string what = std::string("header is not a safetensors header: ") + error.what();
+      if (error.outer_key.empty()) file_error(path, what);
+      tensor_error(path, error.outer_key, what);
+    }
     if (error.depth == 1) tensor_error(path, error.key, "duplicate entry in the header");
     tensor_error(path, error.outer_key, "duplicate key '" + error.key + "' in the header");
   } catch (const json::exception& e) {
@@ -155,7 +161,8 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
   std::map<std::string, std::string> metadata;
   for (const auto& [key, text] : value.items()) {
     if (!text.is_string())
-      file_error(path, "'__metadata__' value of key '" + key + "' is not a string but " + text.dump());
+      file_error(
+          path, "'__metadata__' value of key '" + key + "' is not a string but " + describe_json_value(text));
     metadata.emplace(key, text.get<std::string>());
   }
   return metadata;
@@ -163,29 +170,34 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
 
 SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_t data_bytes,
                              const std::filesystem::path& path) {
-  if (!value.is_object()) tensor_error(path, name, "entry is not an object but " + value.dump());
+  if (!value.is_object())
+    tensor_error(path, name, "entry is not an object but " + describe_json_value(value));
   SafetensorsEntry entry;
   entry.name = name;
 
   const json& dtype = required_field(value, "dtype", path, name);
-  if (!dtype.is_string()) tensor_error(path, name, "'dtype' is not a string but " + dtype.dump());
+  if (!dtype.is_string())
+    tensor_error(path, name, "'dtype' is not a string but " + describe_json_value(dtype));
   entry.dtype = dtype.get<std::string>();
   const std::optional<uint64_t> element_bytes = file_dtype_bytes(entry.dtype);
   if (!element_bytes) tensor_error(path, name, "unknown dtype '" + entry.dtype + "'");
 
   const json& shape = required_field(value, "shape", path, name);
-  if (!shape.is_array()) tensor_error(path, name, "'shape' is not an array but " + shape.dump());
+  if (!shape.is_array())
+    tensor_error(path, name, "'shape' is not an array but " + describe_json_value(shape));
   // The product of the non-zero dimensions must fit in int64_t, so that every partial product does too.
   uint64_t nonzero_product = 1;
   bool has_zero = false;
   for (const json& dimension : shape) {
     const std::optional<uint64_t> size = as_unsigned(dimension);
     if (!size)
-      tensor_error(path, name, "'shape' entry " + dimension.dump() + " is not a non-negative integer");
+      tensor_error(path, name,
+                   "'shape' entry " + describe_json_value(dimension) + " is not a non-negative integer");
     if (*size == 0) has_zero = true;
     if (*size != 0 && (__builtin_mul_overflow(nonzero_product, *size, &nonzero_product) ||
                        nonzero_product > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
-      tensor_error(path, name, "'shape' " + shape.dump() + " has more elements than fit in 64 bits");
+      tensor_error(path, name,
+                   "'shape' " + describe_json_value(shape) + " has more elements than fit in 64 bits");
     entry.shape.push_back(static_cast<int64_t>(*size));
   }
   const uint64_t numel = has_zero ? 0 : nonzero_product;
@@ -196,19 +208,22 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_
   const std::optional<uint64_t> end =
       offsets.is_array() && offsets.size() == 2 ? as_unsigned(offsets[1]) : std::nullopt;
   if (!begin || !end)
-    tensor_error(path, name, "'data_offsets' " + offsets.dump() + " is not a pair of non-negative integers");
-  if (*begin > *end) tensor_error(path, name, "'data_offsets' " + offsets.dump() + " begin after they end");
+    tensor_error(
+        path, name,
+        "'data_offsets' " + describe_json_value(offsets) + " is not a pair of non-negative integers");
+  const std::string offsets_text = "[" + std::to_string(*begin) + ", " + std::to_string(*end) + "]";
+  if (*begin > *end) tensor_error(path, name, "'data_offsets' " + offsets_text + " begin after they end");
   if (*end > data_bytes)
     tensor_error(path, name,
-                 "'data_offsets' " + offsets.dump() + " run past the data section of " +
+                 "'data_offsets' " + offsets_text + " run past the data section of " +
                      std::to_string(data_bytes) + " bytes (out of bounds)");
   uint64_t expected_bytes = 0;
   const bool overflow = __builtin_mul_overflow(numel, *element_bytes, &expected_bytes);
   if (overflow || expected_bytes != *end - *begin)
     tensor_error(path, name,
-                 "size mismatch: " + entry.dtype + " shape " + shape.dump() + " needs " +
+                 "size mismatch: " + entry.dtype + " shape " + shape_string(entry.shape) + " needs " +
                      (overflow ? std::string("more than 2^64") : std::to_string(expected_bytes)) +
-                     " bytes, 'data_offsets' " + offsets.dump() + " hold " + std::to_string(*end - *begin));
+                     " bytes, 'data_offsets' " + offsets_text + " hold " + std::to_string(*end - *begin));
   entry.begin = *begin;
   entry.end = *end;
   return entry;
@@ -220,7 +235,7 @@ struct ParsedHeader {
 };
 
 ParsedHeader parse_header(std::string_view header, uint64_t data_bytes, const std::filesystem::path& path) {
-  const json root = parse_json_without_duplicates(header, path);
+  const json root = parse_header_json(header, path);
   if (!root.is_object()) file_error(path, "header is not a JSON object");
   ParsedHeader parsed;
   for (const auto& [name, value] : root.items()) {
@@ -245,6 +260,15 @@ ParsedHeader parse_header(std::string_view header, uint64_t data_bytes, const st
                        std::to_string(furthest->begin) + ", " + std::to_string(furthest->end) + "]");
     if (!furthest || entry.end > furthest->end) furthest = &entry;
   }
+  // Bytes after the last tensor's data belong to no tensor (something appended, or a shorter file written
+  // over a longer one without truncating it): the reference implementation refuses such a file, as this does.
+  const uint64_t used_bytes = furthest ? furthest->end : 0;
+  if (used_bytes < data_bytes)
+    file_error(path,
+               std::to_string(data_bytes - used_bytes) + " extra bytes after the last tensor's data (" +
+                   (furthest ? "tensor '" + furthest->name + "' ends at byte " + std::to_string(used_bytes)
+                             : std::string("no tensor holds data")) +
+                   " of a data section of " + std::to_string(data_bytes) + " bytes)");
   return parsed;
 }
 

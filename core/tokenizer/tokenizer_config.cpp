@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/strict_json.h"
 #include "tokenizer/chat_format.h"
 
 namespace minimind {
@@ -47,9 +48,9 @@ bool read_flag(const json& entry, const char* key, bool absent_value, const std:
 TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& source_name) {
   json root;
   try {
-    root = json::parse(json_text.begin(), json_text.end(), nullptr, true, false);
-  } catch (const json::exception& error) {
-    throw TokenizerError(source_name + ": not valid JSON: " + error.what());
+    root = parse_json_document(json_text, source_name);
+  } catch (const JsonDocumentError& error) {
+    throw TokenizerError(error.what());
   }
   if (!root.is_object())
     fail(source_name, "(document)", std::string("expected an object, found ") + root.type_name());

@@ -20,6 +20,7 @@
 #include "io/atomic_file.h"
 #include "io/file_lock.h"
 #include "io/safetensors.h"
+#include "io/strict_json.h"
 #include "model/model_dir.h"
 
 namespace minimind {
@@ -94,9 +95,9 @@ T field(const json& object, const char* name, const fs::path& file) {
 
 json parse_json(const fs::path& path) {
   try {
-    return json::parse(read_text(path));
-  } catch (const json::parse_error& error) {
-    throw CheckpointError("checkpoint file " + path.string() + " is not valid JSON: " + error.what());
+    return parse_json_document(read_text(path), "checkpoint file " + path.string());
+  } catch (const JsonDocumentError& error) {
+    throw CheckpointError(error.what());
   }
 }
 

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "io/atomic_file.h"
+#include "io/strict_json.h"
 
 namespace minimind {
 
@@ -74,12 +75,6 @@ std::string train_key(const std::string& field) {
 
 enum class Kind { integer, unsigned_integer, number, boolean, string, path_or_null, object };
 
-std::string describe(const json& value) {
-  if (value.is_string()) return std::string("string ") + value.dump();
-  if (value.is_number() || value.is_boolean()) return value.dump();
-  return value.type_name();
-}
-
 // Adds an issue for `value` unless it is of `kind`; returns whether it is.
 bool check_kind(const std::string& key, const json& value, Kind kind, std::vector<ConfigIssue>& issues) {
   const auto integral = [&] {
@@ -119,7 +114,7 @@ bool check_kind(const std::string& key, const json& value, Kind kind, std::vecto
       expected = "an object";
       break;
   }
-  issues.push_back({key, "expected " + expected + ", got " + describe(value)});
+  issues.push_back({key, "expected " + expected + ", got " + describe_json_value(value)});
   return false;
 }
 
@@ -170,11 +165,11 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
                issues);
   if (const auto mode = train.find("mode"); mode != train.end() && mode->is_string() && *mode != "pretrain" &&
                                             *mode != "sft")
-    issues.push_back({"train.mode", "must be \"pretrain\" or \"sft\", found " + mode->dump()});
+    issues.push_back({"train.mode", "must be \"pretrain\" or \"sft\", found " + describe_json_value(*mode)});
   if (const auto threads = train.find("threads");
       threads != train.end() && threads->is_number_integer() &&
       (threads->get<int64_t>() < 0 || threads->get<int64_t>() > 65536))
-    issues.push_back({"train.threads", "must be in [0, 65536], found " + threads->dump()});
+    issues.push_back({"train.threads", "must be in [0, 65536], found " + describe_json_value(*threads)});
   if (const auto schedule = train.find("schedule"); schedule != train.end() && schedule->is_object()) {
     check_object(*schedule, "train.schedule.",
                  {{"kind", Kind::string},
@@ -203,7 +198,8 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
                  issues);
     if (const auto decay = adamw->find("decay");
         decay != adamw->end() && decay->is_string() && *decay != "all" && *decay != "matrices")
-      issues.push_back({"train.adamw.decay", "must be \"all\" or \"matrices\", found " + decay->dump()});
+      issues.push_back(
+          {"train.adamw.decay", "must be \"all\" or \"matrices\", found " + describe_json_value(*decay)});
   }
   return issues;
 }
@@ -361,9 +357,9 @@ RunConfig load_run_config(const std::filesystem::path& path) {
   text << file.rdbuf();
   json object;
   try {
-    object = json::parse(text.str());
-  } catch (const json::parse_error& error) {
-    throw std::invalid_argument("run config " + path.string() + " is not valid JSON: " + error.what());
+    object = parse_json_document(text.str(), "run config " + path.string());
+  } catch (const JsonDocumentError& error) {
+    throw std::invalid_argument(error.what());
   }
   return run_config_from_json(object, path.string());
 }

@@ -76,6 +76,25 @@ TEST_F(CliTest, BadArgumentsExitNonZeroWithAMessage) {
   }
 }
 
+// --config files are read with the strict parser: a 100,000-deep value (which crashed the message's
+// recursive json::dump()) and a key given twice exit non-zero with the file and the reason, never a signal.
+TEST_F(CliTest, ConfigFilesNestedTooDeepOrWithADuplicateKeyAreRefused) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"model_type": )" + std::string(100000, '[') + std::string(100000, ']') + "}",
+       "arrays or objects nested more than 64 levels deep"},
+      {R"({"hidden_size": 64, "hidden_size": 128})", "the key \"hidden_size\" appears twice in one object"},
+  };
+  const fs::path config = dir_ / "config.json";
+  for (const auto& [text, problem] : cases) {
+    std::ofstream(config, std::ios::trunc) << text;
+    const CliRun run = run_cli("info --config " + config.string());
+    EXPECT_TRUE(run.exit_code > 0 && run.exit_code < 128)
+        << "exit code " << run.exit_code << ": " << run.output;
+    EXPECT_NE(run.output.find("--config " + config.string() + ": " + problem), std::string::npos)
+        << run.output;
+  }
+}
+
 TEST_F(CliTest, HelpListsOptions) {
   const CliRun run = run_cli("forward --help");
   EXPECT_EQ(run.exit_code, 0);

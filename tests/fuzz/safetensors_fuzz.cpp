@@ -1,6 +1,6 @@
 // libFuzzer target for the safetensors reader: any byte string must either parse into entries that lie inside
-// the data section (and read back, or refuse with SafetensorsError) or be refused with SafetensorsError.
-// Anything else -- a crash, a sanitizer report, another exception type -- is a bug.
+// the data section and reach its end (and read back, or refuse with SafetensorsError) or be refused with
+// SafetensorsError. Anything else -- a crash, a sanitizer report, another exception type -- is a bug.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const SafetensorsError&) {
       }
     }
+    if (previous_end != data_bytes) __builtin_trap();  // bytes after the last tensor slipped through
   } catch (const SafetensorsError&) {
   }
   return 0;

@@ -216,6 +216,30 @@ TEST(DataController, ACorruptJsonlFailsNamingTheFileAndLine) {
       << recorder.failures[0].toStdString();
 }
 
+// prepare.json decides whether a folder is reused without tokenizing again: one that repeats a key or nests
+// past 64 levels is not trusted (the folder is prepared afresh), and never crashes the lab.
+TEST(DataController, ASummaryWithADuplicateKeyOrDeepNestingIsNotTrusted) {
+  ScratchDirectory dir;
+  write_file(dir / "corpus.jsonl", "{\"text\": \"one document\"}\n{\"text\": \"and another\"}\n");
+  PrepareOptions options;
+  options.input = dir / "corpus.jsonl";
+  options.output_dir = dir / "prepared";
+  options.validation_fraction = 0;
+  prepare_corpus(options, Tokenizer::load(default_tokenizer_dir() / "tokenizer.json"));
+  const QString data_dir = QString::fromStdString(options.output_dir.string());
+  ASSERT_TRUE(DataController::is_prepared(data_dir));
+
+  const std::string summary = read_file(options.output_dir / "prepare.json");
+  ASSERT_EQ(summary.front(), '{');
+  for (const std::string& damaged :
+       {"{\"text_tokens\": 0, " + summary.substr(1),
+        "{\"extra\": " + std::string(100000, '[') + std::string(100000, ']') + ", " + summary.substr(1)}) {
+    write_file(options.output_dir / "prepare.json", damaged);
+    EXPECT_FALSE(DataController::read_summary(data_dir).has_value());
+    EXPECT_FALSE(DataController::is_prepared(data_dir));
+  }
+}
+
 TEST(DataController, AStoppedPreparationLeavesNoShard) {
   ScratchDataHome home;
   // A corpus big enough that the stop arrives while it is being tokenized.

@@ -474,7 +474,7 @@ TEST(ModelConfigJson, RefusesWrongTypesNamingTheKey) {
   EXPECT_EQ(issue.rule, "expected an integer, got string \"512\"");
   EXPECT_EQ(read_issue(json{{"hidden_size", 512.5}}).rule, "expected an integer, got 512.5");
   EXPECT_EQ(read_issue(json{{"vocab_size", nullptr}}).rule, "expected an integer, got null");
-  EXPECT_EQ(read_issue(json{{"eos_token_id", json::array({2})}}).rule, "expected an integer, got array");
+  EXPECT_EQ(read_issue(json{{"eos_token_id", json::array({2})}}).rule, "expected an integer, got array [2]");
   EXPECT_EQ(read_issue(json{{"max_position_embeddings", std::numeric_limits<uint64_t>::max()}}).field,
             "max_position_embeddings");
   EXPECT_EQ(read_issue(json{{"rms_norm_eps", "1e-5"}}).rule, "expected a number, got string \"1e-5\"");
@@ -499,6 +499,19 @@ TEST(ModelConfigJson, RefusesWrongTypesNamingTheKey) {
   }
   EXPECT_EQ(config_from_json(json{{"num_hidden_layers", 8.0}}), kSeedDefaults);
   EXPECT_THROW(config_from_json(json::array()), ConfigError);
+}
+
+// The issue's crash: a 100,000-deep array as "model_type" overflowed the stack through the recursive
+// json::dump() of the message. nlohmann's parser itself is iterative, so the value can be built to check
+// that the message describes it without recursion.
+TEST(ModelConfigJson, DeeplyNestedValuesAreDescribedNotDumped) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  ConfigIssue issue = read_issue(json::parse(R"({"model_type": )" + deep + "}"));
+  EXPECT_EQ(issue.field, "model_type");
+  EXPECT_EQ(issue.rule, "must be \"minimind\", found array of 1 element");
+  issue = read_issue(json::parse(R"({"rope_scaling": {"factor": )" + deep + "}}"));
+  EXPECT_EQ(issue.field, "rope_scaling.factor");
+  EXPECT_EQ(issue.rule, "expected a number, got array of 1 element");
 }
 
 TEST(ModelConfigJson, ValidatesWhatItReads) {
@@ -566,6 +579,23 @@ TEST_F(ModelConfigFile, LoadErrorsNameTheFile) {
     FAIL() << "loaded broken JSON";
   } catch (const std::invalid_argument& error) {
     EXPECT_NE(std::string(error.what()).find(path.string()), std::string::npos) << error.what();
+  }
+
+  // Nesting past 64 levels and a key given twice are refused by the parser, naming the file.
+  const std::pair<std::string, std::string> refused[] = {
+      {R"({"model_type": )" + std::string(100000, '[') + std::string(100000, ']') + "}",
+       "arrays or objects nested more than 64 levels deep"},
+      {R"({"hidden_size": 512, "num_hidden_layers": 8, "hidden_size": 768})",
+       "the key \"hidden_size\" appears twice in one object"},
+  };
+  for (const auto& [text, problem] : refused) {
+    write_text(path, text);
+    try {
+      load_config(path);
+      ADD_FAILURE() << "loaded " << problem;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()), "model config " + path.string() + ": " + problem);
+    }
   }
 
   write_text(path, R"({"hidden_size": "wide", "num_key_value_heads": 3})");

@@ -366,6 +366,30 @@ TEST(BatchLoader, StateJsonRoundTripAndRefusals) {
   EXPECT_THROW(loader.restore(zero_rng), std::invalid_argument);
 }
 
+// A state read from a damaged trainer_state.json may hold anything: refusals describe the value found
+// without the recursive json::dump(), which overflowed the stack on a 100,000-deep array. nlohmann's parser
+// is iterative, so such a value can be built here.
+TEST(BatchLoader, StateRefusalsDescribeDeepValuesWithoutRecursion) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::pair<std::string, std::string> cases[] = {
+      {deep, "loader state: expected a JSON object, found array of 1 element"},
+      {R"({"epoch": 0, "cursor": )" + deep + "}",
+       "loader state: field 'cursor' must be a non-negative integer, found array of 1 element"},
+      {R"({"epoch": 0, "cursor": 0, "seed": 0, "rng": )" + deep + "}",
+       "loader state: field 'rng' must be an array of 4 integers, found array of 1 element"},
+      {R"({"epoch": 0, "cursor": 0, "seed": 0, "rng": [1, 2, 3, )" + deep + "]}",
+       "loader state: field 'rng' must be a non-negative integer, found array of 1 element"},
+  };
+  for (const auto& [text, expected] : cases) {
+    try {
+      nlohmann::json::parse(text).get<LoaderState>();
+      ADD_FAILURE() << "read " << expected;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()), expected);
+    }
+  }
+}
+
 TEST(BatchLoader, EvaluationBatchesCoverTheDatasetInStoredOrder) {
   ScratchDirectory directory;
   const std::vector<Document> documents = {

@@ -322,6 +322,38 @@ TEST(DocumentSourcePretrain, StopThrowsAtTheFirstBadLine) {
   EXPECT_EQ(count_of(source->report(), input_issue::kWrongType), 1);
 }
 
+// A duplicate key and nesting past 64 levels are reported with file and line like any bad line; under stop,
+// the first one ends the read.
+TEST(DocumentSourcePretrain, DuplicateKeysAndDeepNestingNameFileAndLine) {
+  ScratchDirectory scratch;
+  write_file(scratch / "data.jsonl",
+             "{\"text\": \"ok\"}\n{\"text\": \"a\", \"text\": \"b\"}\n{\"text\": \"x\", \"deep\": " +
+                 std::string(100000, '[') + std::string(100000, ']') + "}\n");
+  auto source = DocumentSource::open(SourceKind::pretrain_jsonl, scratch.path(), OnBadInput::skip);
+  EXPECT_EQ(read_all(*source).size(), 1u);
+  const SourceReport& report = source->report();
+  EXPECT_EQ(count_of(report, input_issue::kDuplicateKey), 1);
+  EXPECT_EQ(count_of(report, input_issue::kTooDeep), 1);
+  ASSERT_EQ(report.first_issues.size(), 2u);
+  EXPECT_EQ(report.first_issues[0].line, 2);
+  EXPECT_EQ(report.first_issues[0].reason, "duplicate key: the key \"text\" appears twice in one object");
+  EXPECT_EQ(report.first_issues[1].line, 3);
+  EXPECT_EQ(report.first_issues[1].reason,
+            "nested too deep: arrays or objects nested more than 64 levels deep");
+
+  auto stopping = DocumentSource::open(SourceKind::pretrain_jsonl, scratch.path(), OnBadInput::stop);
+  Document document;
+  ASSERT_TRUE(stopping->next(document));
+  try {
+    stopping->next(document);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              (scratch / "data.jsonl").string() +
+                  ":2: duplicate key: the key \"text\" appears twice in one object");
+  }
+}
+
 TEST(DocumentSourcePretrain, HundredMegabyteLineIsSkippedWithoutHoldingIt) {
   ScratchDirectory scratch;
   const fs::path path = scratch / "huge.jsonl";

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+
 #include "support/scratch_directory.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer_test_support.h"
@@ -92,6 +95,25 @@ TEST(TokenizerConfig, MalformedFieldsAreNamed) {
       ADD_FAILURE() << "accepted " << text;
     } catch (const TokenizerError& error) {
       EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
+  }
+}
+
+// Unmodelled fields pass through untouched, so a deep one would have been kept and copied; a key given
+// twice would silently have kept its last value.
+TEST(TokenizerConfig, DeepNestingAndDuplicateKeysAreRefusedNamingTheFile) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"custom": )" + std::string(100000, '[') + std::string(100000, ']') + "}",
+       "config.json: arrays or objects nested more than 64 levels deep"},
+      {R"({"eos_token": "<|im_end|>", "bos_token": "<s>", "eos_token": "</s>"})",
+       "config.json: the key \"eos_token\" appears twice in one object"},
+  };
+  for (const auto& [text, expected] : cases) {
+    try {
+      parse_tokenizer_config(text, "config.json");
+      ADD_FAILURE() << "accepted " << expected;
+    } catch (const TokenizerError& error) {
+      EXPECT_EQ(std::string(error.what()), expected);
     }
   }
 }

@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "support/scratch_directory.h"
 #include "text/utf8.h"
@@ -111,6 +114,61 @@ TEST(TokenizerTiny, TokenEndsCoverTheText) {
   tokenizer.encode_append(text, ids, ends);
   EXPECT_EQ(ids, tokenizer.encode(text));
   EXPECT_EQ(ends, (std::vector<std::size_t>{5, 12, 18, 19, 20, 21, 23, 24}));
+}
+
+// BPE's definition, the reference for pieces of any length: merge the adjacent pair of lowest rank, the
+// leftmost among equals, until no pair has a merge; bytes without a token are dropped first.
+Ids merge_by_definition(const BpeModel& model, const std::string& piece) {
+  std::map<std::pair<int32_t, int32_t>, std::pair<size_t, int32_t>> merges;  // -> (rank, merged id)
+  for (size_t rank = 0; rank < model.merges.size(); ++rank) {
+    const auto& [left, right] = model.merges[rank];
+    merges[{model.vocab.at(left), model.vocab.at(right)}] = {rank, model.vocab.at(left + right)};
+  }
+  Ids symbols;
+  for (const char c : piece)
+    if (const auto found = model.vocab.find(std::string(1, c)); found != model.vocab.end())
+      symbols.push_back(found->second);
+  for (;;) {
+    size_t best = symbols.size();
+    std::pair<size_t, int32_t> best_merge{SIZE_MAX, 0};
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      const auto found = merges.find({symbols[i], symbols[i + 1]});
+      if (found != merges.end() && found->second.first < best_merge.first)
+        best = i, best_merge = found->second;
+    }
+    if (best == symbols.size()) return symbols;
+    symbols[best] = best_merge.second;
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+}
+
+// Long pieces (over 48 bytes) take another path than short ones, with its own bookkeeping of where symbols
+// start and which pair merges next; both must give BPE's definition. The model is random: tokens of a, b and
+// c built from random pairs, the same token reachable from several pairs ("abc" from a + bc and ab + c), and
+// ranks in random order rather than the order tokens were made; "d" has no token and is dropped.
+TEST(TokenizerTiny, PiecesOfAnyLengthMergeAsTheDefinitionSays) {
+  std::mt19937 rng(11);
+  BpeModel model;
+  std::vector<std::string> tokens = {"a", "b", "c"};
+  for (const std::string& token : tokens)
+    model.vocab.emplace(token, static_cast<int32_t>(model.vocab.size()));
+  std::set<std::pair<std::string, std::string>> pairs;
+  while (model.merges.size() < 60) {
+    const std::string left = tokens[rng() % tokens.size()], right = tokens[rng() % tokens.size()];
+    if (left.size() + right.size() > 6 || !pairs.insert({left, right}).second) continue;
+    if (model.vocab.emplace(left + right, static_cast<int32_t>(model.vocab.size())).second)
+      tokens.push_back(left + right);
+    model.merges.insert(model.merges.begin() + static_cast<std::ptrdiff_t>(rng() % (model.merges.size() + 1)),
+                        {left, right});
+  }
+  const Tokenizer tokenizer(model);
+  std::vector<size_t> lengths = {1, 2, 47, 48, 49, 50, 63, 64, 65, 127, 128, 129, 20000};
+  for (int i = 0; i < 40; ++i) lengths.push_back(49 + rng() % 3000);
+  for (const size_t length : lengths) {
+    std::string piece(length, 'a');
+    for (char& c : piece) c = "abcabcabcd"[rng() % 10];
+    EXPECT_EQ(tokenizer.encode(piece), merge_by_definition(model, piece)) << "length " << length;
+  }
 }
 
 TEST(TokenizerTiny, UnknownIdsAreLeftOutWhenDecoding) {
@@ -243,6 +301,12 @@ TEST(TokenizerTiny, MalformedFilesAreRefusedNamingTheField) {
       {"byte fallback", [](J& j) { j["model"]["byte_fallback"] = true; },
        "model.byte_fallback: must be false"},
       {"version as number", [](J& j) { j["version"] = 1; }, "version: expected a string"},
+      {"empty vocabulary",
+       [](J& j) {
+         j["model"]["vocab"] = J::object();
+         j["model"]["merges"] = J::array();
+       },
+       "model.vocab: empty"},
   };
   for (const Damage& damage : damages) {
     nlohmann::ordered_json json = tiny_tokenizer_json();

@@ -208,6 +208,41 @@ TEST(RunConfig, LoadReportsAMissingFileAndBrokenJsonWithThePath) {
   }
 }
 
+// A 100,000-deep value and a key given twice are refused naming the file; before the parser caps nesting,
+// the messages describe values without the recursive json::dump() that overflowed the stack.
+TEST(RunConfig, DeepNestingAndDuplicateKeysAreRefusedNamingTheFile) {
+  ScratchDirectory scratch;
+  const auto path = scratch.path() / "run.json";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::pair<std::string, std::string> refused[] = {
+      {R"({"model": {}, "train": {"mode": )" + deep + "}}",
+       "arrays or objects nested more than 64 levels deep"},
+      {R"({"model": {}, "train": {"batch_size": 4, "seq_len": 64, "batch_size": 8}})",
+       "the key \"batch_size\" appears twice in one object"},
+  };
+  for (const auto& [text, problem] : refused) {
+    std::ofstream(path, std::ios::trunc) << text;
+    try {
+      load_run_config(path);
+      ADD_FAILURE() << "loaded " << problem;
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()), "run config " + path.string() + ": " + problem);
+    }
+  }
+  for (const char* key : {"mode", "threads", "batch_size"}) {
+    SCOPED_TRACE(key);
+    try {
+      run_config_from_json(
+          json::parse(R"({"model": {}, "train": {")" + std::string(key) + "\": " + deep + "}}"), "run.json");
+      ADD_FAILURE() << "accepted a nested array";
+    } catch (const RunConfigError& error) {
+      const ConfigIssue* issue = find_issue(error.issues(), "train." + std::string(key));
+      ASSERT_NE(issue, nullptr) << error.what();
+      EXPECT_NE(issue->rule.find("array of 1 element"), std::string::npos) << issue->rule;
+    }
+  }
+}
+
 TEST(RunConfig, SaveRefusesAnInvalidRunAndKeepsTheOldFile) {
   ScratchDirectory scratch;
   const auto path = scratch.path() / "run.json";
