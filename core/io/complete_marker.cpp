@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kMarkerFormat = "minimind-checkpoint";
-constexpr int kMarkerMaxNesting = 8;  // the marker is three levels deep
 
 std::string hex32(uint32_t value) {
   char text[9];
@@ -46,9 +45,9 @@ json read_marker(const fs::path& marker) {
   text << in.rdbuf();
   json parsed;
   try {
-    parsed = parse_strict_json(text.str(), kMarkerMaxNesting);
-  } catch (const std::exception& error) {  // not JSON, a duplicate key, too deep
-    throw CheckpointError("checkpoint file " + marker.string() + " is not a valid marker: " + error.what());
+    parsed = parse_json_document(text.str(), "checkpoint file " + marker.string());
+  } catch (const JsonDocumentError& error) {  // not JSON, a duplicate key, too deep
+    throw CheckpointError(error.what());
   }
   if (!parsed.is_object())
     throw CheckpointError("checkpoint file " + marker.string() + " is not a JSON object");
