@@ -3,11 +3,8 @@
 // context, a non-positive batch) are left to those commands, whose messages name the flag.
 #include "cli/memory_check.h"
 
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
-#include "io/strict_json.h"
 #include "model/memory_plan.h"
 
 namespace minimind::cli {
@@ -59,9 +56,7 @@ void check_resumed_memory(const Arguments& args, const std::filesystem::path& ru
   TrainConfig config;
   ModelConfig model;
   try {
-    std::ifstream in(train_file, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    config = train_config_from_json(parse_strict_json(text));
+    config = load_train_config(train_file);
     model = load_config(model_file);
   } catch (const std::exception& e) {
     // The resume takes its settings from the checkpoint, not from these files: it may still work.

@@ -71,6 +71,21 @@ void check_memory_before_start(const TrainConfig& config, const ModelConfig& mod
   if (!verdict.fits) throw std::runtime_error(verdict.message);
 }
 
+// The same for a run to resume, at the sizes its directory records (config.json, train_config.json); what
+// cannot be read is left to the resume to refuse.
+void check_memory_before_resume(const std::filesystem::path& run_dir) {
+  TrainConfig config;
+  ModelConfig model;
+  try {
+    config = load_train_config(run_dir / "train_config.json");
+    model = load_config(run_dir / "config.json");
+  } catch (const std::exception&) {
+    return;
+  }
+  config.init_from.reset();  // the checkpoint holds the model now
+  check_memory_before_start(config, model);
+}
+
 }  // namespace
 
 TrainingController::TrainingController(QObject* parent) : QObject(parent) {}
@@ -106,6 +121,7 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
   }
   wait();
   try {
+    check_memory_before_resume(run_dir);
     backend_ = std::make_unique<CpuBackend>(threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);

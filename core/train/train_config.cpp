@@ -1,8 +1,12 @@
 // TrainConfig as JSON.
 #include "train/train_config.h"
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+
+#include "io/strict_json.h"
 
 namespace minimind {
 
@@ -123,6 +127,18 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   if (c.mode != "pretrain" && c.mode != "sft")
     throw std::invalid_argument("train config: mode must be \"pretrain\" or \"sft\", got \"" + c.mode + "\"");
   return c;
+}
+
+TrainConfig load_train_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path.string() + ": cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return train_config_from_json(parse_json_document(text.str(), path.string()));
+  } catch (const nlohmann::json::exception& error) {
+    throw std::runtime_error(path.string() + ": " + error.what());
+  }
 }
 
 }  // namespace minimind

@@ -48,5 +48,7 @@ struct TrainConfig {
 
 nlohmann::json train_config_to_json(const TrainConfig& config);
 TrainConfig train_config_from_json(const nlohmann::json& json);  // missing keys keep their defaults
+// A run directory's train_config.json, as the trainer writes it. Throws std::runtime_error naming the file.
+TrainConfig load_train_config(const std::filesystem::path& path);
 
 }  // namespace minimind

@@ -18,6 +18,7 @@
 #include "support/scratch_directory.h"
 #include "support/small_tmpfs.h"
 #include "train/checkpoint.h"
+#include "train/train_config.h"
 
 namespace minimind {
 namespace {
@@ -205,6 +206,26 @@ TEST(TrainingController, ARunThatDoesNotFitInMemoryIsRefusedBeforeAllocating) {
   EXPECT_TRUE(message.contains("is available")) << message.toStdString();
   EXPECT_FALSE(controller.running());
   EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST(TrainingController, AResumedRunThatNoLongerFitsIsRefusedBeforeAllocating) {
+  // The sizes come from the run directory (config.json, train_config.json): refused with the memory verdict
+  // before the checkpoint is read (there is none: without the check the refusal would be about that).
+  ScratchDirectory dir;
+  const std::filesystem::path run_dir = dir / "run";
+  std::filesystem::create_directories(run_dir);
+  save_config(preset("large"), run_dir / "config.json");
+  TrainConfig config;
+  config.batch_size = 64;
+  config.seq_len = 4096;
+  write_file(run_dir / "train_config.json", train_config_to_json(config).dump(2));
+  TrainingController controller;
+  QString message;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
+  EXPECT_FALSE(controller.resume_run(run_dir, 1));
+  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 3.8 TiB"))
+      << message.toStdString();
+  EXPECT_FALSE(controller.running());
 }
 
 }  // namespace
