@@ -1,11 +1,11 @@
 // Flags and loading shared by the generation commands.
-#include "config/resources.h"
 #include "cli/generation_setup.h"
 
 #include <csignal>
 #include <filesystem>
 
 #include "cli/memory_check.h"
+#include "config/resources.h"
 #include "model/model_dir.h"
 
 namespace minimind::cli {

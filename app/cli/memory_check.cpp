@@ -70,10 +70,11 @@ void check_resumed_memory(const Arguments& args, const std::filesystem::path& ru
     check_memory_or_refuse(
         args, training_request(model, config.batch_size, config.seq_len, config.accumulation_steps));
   } catch (const MemoryRefused& refused) {
-    throw MemoryRefused(std::string(refused.what()) +
-                        "\nA resumed run keeps the sizes it started with; to train with others, start a new run "
-                        "from its latest checkpoint with minimind train --from " +
-                        (run_dir / "checkpoints" / "step-NNNNNN").string() + ".");
+    throw MemoryRefused(
+        std::string(refused.what()) +
+        "\nA resumed run keeps the sizes it started with; to train with others, start a new run "
+        "from its latest checkpoint with minimind train --from " +
+        (run_dir / "checkpoints" / "step-NNNNNN").string() + ".");
   }
 }
 

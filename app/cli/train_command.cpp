@@ -2,8 +2,8 @@
 // event stream as the lab.
 #include <atomic>
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <stop_token>
 #include <thread>
@@ -30,7 +30,8 @@ extern "C" void on_interrupt(int) { interrupted = true; }
 std::vector<Option> train_options() {
   std::vector<Option> options = model_options();
   const std::vector<Option> mine = {
-      {"data_dir", "DIR", "prepared shards (train.shard, validation.shard) from minimind prepare (default: the run config's)"},
+      {"data_dir", "DIR",
+       "prepared shards (train.shard, validation.shard) from minimind prepare (default: the run config's)"},
       {"out_dir", "DIR", "the run directory: checkpoints, metrics, config (default: the run config's)"},
       {"resume", "", "continue the run in --out_dir from its latest checkpoint (same as minimind resume)"},
       {"from", "DIR", "start from this model directory instead of from scratch"},
@@ -54,7 +55,8 @@ std::vector<Option> train_options() {
       {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
       {"threads", "N", "CPU threads (default: all)"},
       {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},
-      {"sample_every", "N", "every N steps: attention maps and a sample from the probe prompt (default 0: off)"},
+      {"sample_every", "N",
+       "every N steps: attention maps and a sample from the probe prompt (default 0: off)"},
       {"probe_prompt", "TEXT", "the probe prompt (default <|im_start|>)"},
       skip_memory_check_option(),
   };

@@ -34,9 +34,10 @@ bool is_disk_full(const std::exception& e) {
 // What a failure says in the window: an allocation failure gets advice instead of "std::bad_alloc", a full
 // disk says so first, then the details (which file, which step).
 QString plain_message(const std::exception& e) {
-  const QString advice = QObject::tr("this model, batch size and sequence length need more memory than the "
-                                     "machine has free. Lower the batch size or the sequence length (the "
-                                     "Configure view shows the estimate).");
+  const QString advice = QObject::tr(
+      "this model, batch size and sequence length need more memory than the "
+      "machine has free. Lower the batch size or the sequence length (the "
+      "Configure view shows the estimate).");
   if (const auto* oom = dynamic_cast<const OutOfMemoryError*>(&e))
     return QObject::tr("Out of memory while %1 at step %2: %3")
         .arg(oom->phase())

@@ -3,21 +3,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <condition_variable>
 #include <nlohmann/json.hpp>
 
 #include "config/estimates.h"
 #include "data/batch_loader.h"
+#include "infer/attention_probe.h"
+#include "infer/generator.h"
 #include "io/atomic_file.h"
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
-#include "train/checkpoint.h"
-#include "infer/attention_probe.h"
-#include "infer/generator.h"
 #include "model/rope_table.h"
 #include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
 #include "train/numerical_guard.h"
 #include "train/out_of_memory_error.h"
 

@@ -2,17 +2,16 @@
 // naming the problem; forward writes logits, loss and named gradients that agree with the library; an error
 // during a run (a full disk, a file-size limit) ends it with a message and exit status 1, not a signal.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "backend/cpu/cpu_backend.h"
 #include "config/presets.h"

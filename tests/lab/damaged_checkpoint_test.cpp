@@ -11,6 +11,7 @@
 #include "lab/generation_controller.h"
 #include "lab/training_controller.h"
 #include "support/event_loop.h"
+#include "support/one_layer_model.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
@@ -52,14 +53,7 @@ TEST(DamagedCheckpoint, ResumeLastRunFallsBackAndWarns) {
   std::mt19937_64 rng(2);
   for (const char* name : {"train.shard", "validation.shard"})
     write_random_shard(dir / "data" / name, 64, 60, 12, 1, rng);
-  ModelConfig model;
-  model.hidden_size = 16;
-  model.num_hidden_layers = 1;
-  model.num_attention_heads = 2;
-  model.num_key_value_heads = 1;
-  model.vocab_size = 64;
-  model.intermediate_size = 32;
-  model.max_position_embeddings = 32;
+  const ModelConfig model = one_layer_model();
   TrainConfig config;
   config.data_dir = dir / "data";
   config.run_dir = dir / "run";

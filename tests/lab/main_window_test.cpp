@@ -7,15 +7,15 @@
 
 #include <gtest/gtest.h>
 
-#include <QCoreApplication>
 #include <QCheckBox>
+#include <QCoreApplication>
 #include <QDoubleSpinBox>
 #include <QPushButton>
-#include <filesystem>
 #include <QSettings>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -23,20 +23,20 @@
 #include "backend/cpu/cpu_backend.h"
 #include "config/presets.h"
 #include "config/resources.h"
+#include "config_view.h"
+#include "data_view.h"
 #include "heatmap_widget.h"
 #include "lab/generation_controller.h"
+#include "lab/training_controller.h"
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
 #include "model/rope_table.h"
 #include "moe_view.h"
 #include "rope_view.h"
-#include "tokenizer/tokenizer.h"
-#include "config_view.h"
-#include "data_view.h"
-#include "lab/training_controller.h"
 #include "support/event_loop.h"
 #include "support/file_contents.h"
 #include "support/scratch_directory.h"
+#include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train_view.h"
 
@@ -205,7 +205,8 @@ TEST(MainWindow, OutOfMemoryIsShownInPlainWords) {
   window.start_training();
   ASSERT_TRUE(wait_for([&] { return !window.error_text().isEmpty(); }));
   // The memory preflight refuses it before anything is allocated, with the figures and a size that fits.
-  EXPECT_TRUE(window.error_text().contains("training at batch size 4096 x sequence length 4096 needs 2.9 TiB"))
+  EXPECT_TRUE(
+      window.error_text().contains("training at batch size 4096 x sequence length 4096 needs 2.9 TiB"))
       << window.error_text().toStdString();
   EXPECT_TRUE(window.error_text().contains("is available")) << window.error_text().toStdString();
   EXPECT_FALSE(window.training()->running());

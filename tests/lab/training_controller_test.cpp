@@ -14,6 +14,7 @@
 #include "config/presets.h"
 #include "support/event_loop.h"
 #include "support/file_contents.h"
+#include "support/one_layer_model.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "support/small_tmpfs.h"
@@ -22,18 +23,6 @@
 
 namespace minimind {
 namespace {
-
-ModelConfig tiny_model() {
-  ModelConfig model;
-  model.hidden_size = 16;
-  model.num_hidden_layers = 1;
-  model.num_attention_heads = 2;
-  model.num_key_value_heads = 1;
-  model.vocab_size = 64;
-  model.intermediate_size = 32;
-  model.max_position_embeddings = 32;
-  return model;
-}
 
 // Random shards under `dir`/data and a run into `dir`/run.
 TrainConfig tiny_run(const ScratchDirectory& dir) {
@@ -54,7 +43,7 @@ TrainConfig tiny_run(const ScratchDirectory& dir) {
 
 TEST(TrainingController, StartsPausesResumesAndStopsARealRun) {
   ScratchDirectory dir;
-  const ModelConfig model = tiny_model();
+  const ModelConfig model = one_layer_model();
   TrainConfig config = tiny_run(dir);
   config.max_steps = 100000;  // only a stop ends it
 
@@ -126,7 +115,7 @@ TEST(TrainingController, AnErrorDuringTheRunEndsItThroughFailed) {
   QObject::connect(&controller, &TrainingController::finished,
                    [&](const QString& r) { finished_reason = r; });
   QObject::connect(&controller, &TrainingController::warning, [&](const QString& m) { warnings << m; });
-  ASSERT_TRUE(controller.start(config, tiny_model()));  // the setup itself is fine
+  ASSERT_TRUE(controller.start(config, one_layer_model()));  // the setup itself is fine
   ASSERT_TRUE(wait_for([&] { return !failure.isEmpty() || !finished_reason.isEmpty(); }));
   EXPECT_TRUE(finished_reason.isEmpty()) << finished_reason.toStdString();
   EXPECT_TRUE(failure.contains(QString::fromStdString((config.run_dir / "checkpoints").string())))
@@ -148,7 +137,7 @@ TEST(TrainingController, AFullDiskIsSaidInPlainWords) {
   config.run_dir = dir / "disk" / "run";
   config.max_steps = 6;
   config.save_every = 2;
-  ModelConfig model = tiny_model();
+  ModelConfig model = one_layer_model();
   model.hidden_size = 64;  // about 40,000 parameters: the first checkpoint needs ~0.5 MB, the disk has 64 KiB
   model.intermediate_size = 128;
   const SmallTmpfs disk(dir / "disk", 64 << 10);
@@ -178,7 +167,7 @@ TEST(TrainingController, ALogThatCannotBeWrittenIsAProblemWhileTheRunGoesOn) {
   QObject::connect(&controller, &TrainingController::finished,
                    [&](const QString& r) { finished_reason = r; });
   QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { failure = m; });
-  ASSERT_TRUE(controller.start(config, tiny_model()));
+  ASSERT_TRUE(controller.start(config, one_layer_model()));
   ASSERT_TRUE(wait_for([&] { return !problem.isEmpty() || !failure.isEmpty(); })) << "no problem() reported";
   EXPECT_TRUE(controller.running());
   controller.stop();

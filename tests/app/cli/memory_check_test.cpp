@@ -168,12 +168,14 @@ TEST_F(MemoryCheckCliTest, ResumeRefusesARunWhoseSizesDoNotFit) {
   train.seq_len = 4096;
   std::ofstream(run / "train_config.json") << train_config_to_json(train).dump(2);
   const ChildRun result = minimind({"resume", "--out_dir", run});
-  expect_refused(result, {"minimind resume: training at batch size 100000 x sequence length 4096 needs 234.9 TiB (activations "
-                  "234.9 TiB, AdamW state 34.0 MiB"},
-                 R"(The largest batch size that fits at sequence length 4096 is \d+; batch size \d+ with )"
-                 R"(accumulation steps \d+ to keep 100000 sequences per optimizer step\.)"
-                 R"(|Not even batch size 1 fits at sequence length 4096)",
-                 "resume");
+  expect_refused(
+      result,
+      {"minimind resume: training at batch size 100000 x sequence length 4096 needs 234.9 TiB (activations "
+       "234.9 TiB, AdamW state 34.0 MiB"},
+      R"(The largest batch size that fits at sequence length 4096 is \d+; batch size \d+ with )"
+      R"(accumulation steps \d+ to keep 100000 sequences per optimizer step\.)"
+      R"(|Not even batch size 1 fits at sequence length 4096)",
+      "resume");
   EXPECT_NE(result.output.find("A resumed run keeps the sizes it started with"), std::string::npos);
 }
 

@@ -15,6 +15,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "support/file_contents.h"
+#include "support/one_layer_model.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "train/checkpoint.h"
@@ -24,18 +25,6 @@
 
 namespace minimind {
 namespace {
-
-ModelConfig small_model() {
-  ModelConfig c;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.vocab_size = 64;
-  c.intermediate_size = 32;
-  c.max_position_embeddings = 32;
-  return c;
-}
 
 TrainConfig run_config(const ScratchDirectory& dir) {
   std::filesystem::create_directories(dir / "data");
@@ -86,7 +75,7 @@ TEST(TrainerFailure, AnErrorEndsTheRunWithAnEventNamingItsLastCheckpoint) {
   EventStream events;
   Recorder recorder;
   events.subscribe(std::ref(recorder));
-  Trainer trainer(config, small_model(), backend, events);
+  Trainer trainer(config, one_layer_model(), backend, events);
   // Steps done = 5: the sixth step fails (as a disk or device error would), after the checkpoint of step 4.
   trainer.set_gradient_hook([](int64_t step, Tensor&) {
     if (step == 5) throw std::runtime_error("injected device error");
@@ -123,7 +112,7 @@ TEST(TrainerFailure, AnAllocationFailureIsOutOfMemoryNamingItsPhaseAndStep) {
   EventStream events;
   Recorder recorder;
   events.subscribe(std::ref(recorder));
-  Trainer trainer(config, small_model(), backend, events);
+  Trainer trainer(config, one_layer_model(), backend, events);
   trainer.set_gradient_hook([](int64_t step, Tensor&) {
     if (step == 1) throw std::bad_alloc();
   });
@@ -154,7 +143,7 @@ struct RunWithAFullLog {
     std::filesystem::create_directories(config.run_dir);
     std::filesystem::create_symlink("/dev/full", config.run_dir / "metrics.jsonl");
     events.subscribe(std::ref(recorder));
-    trainer = std::make_unique<Trainer>(config, small_model(), backend, events);
+    trainer = std::make_unique<Trainer>(config, one_layer_model(), backend, events);
     logs =
         std::make_unique<RunLogs>(config.run_dir, std::nullopt, events, [this](const std::string& message) {
           trainer->report_log_failure(message);
