@@ -144,6 +144,9 @@ void TrainView::set_gpu_available(bool available, const QString& reason) {
 }
 
 bool TrainView::gpu_selected() const { return device_->currentIndex() == 1; }
+QString TrainView::device() const {
+  return gpu_selected() ? QStringLiteral("cuda") : QStringLiteral("cpu");
+}
 
 void TrainView::set_start_allowed(bool allowed, const QString& why_not) {
   start_allowed_ = allowed;

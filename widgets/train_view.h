@@ -33,6 +33,8 @@ class TrainView : public QWidget {
   // Whether a GPU can be chosen: `reason` says why not ("this build has no CUDA backend", ...).
   void set_gpu_available(bool available, const QString& reason);
   bool gpu_selected() const;
+  // The selected device's name for the backend factory: "cpu" or "cuda".
+  QString device() const;
 
   // Start is enabled only when idle and the configuration is valid; `why_not` is shown beside it.
   void set_start_allowed(bool allowed, const QString& why_not = {});

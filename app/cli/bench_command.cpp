@@ -1,6 +1,5 @@
 // minimind bench: tokens/s, achieved GFLOP/s and peak memory of a training step (forward, backward, clipping,
 // AdamW) at a given batch and sequence length, on random tokens.
-#include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -9,9 +8,9 @@
 #include <iostream>
 #include <random>
 
-#include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "cli/model_options.h"
 #include "cli/training_step.h"
@@ -35,6 +34,7 @@ int bench_command(int argc, char** argv) {
   options.push_back({"seq_len", "N", "tokens per sequence (default 256)"});
   options.push_back({"steps", "N", "timed steps (default 5)"});
   options.push_back({"warmup", "N", "untimed steps first (default 1)"});
+  options.push_back(device_option());
   options.push_back({"threads", "N", "CPU threads (default: all)"});
   options.push_back({"json", "", "print one JSON line instead of a table"});
   options.push_back(skip_memory_check_option());
@@ -50,14 +50,13 @@ int bench_command(int argc, char** argv) {
     throw UsageError("--batch_size, --seq_len and --steps must be positive, --warmup not negative");
   if (seq_len > config.max_position_embeddings)
     throw UsageError("--seq_len " + std::to_string(seq_len) + " exceeds max_position_embeddings");
-  const int threads = static_cast<int>(args.integer("threads", 0));
+  const std::unique_ptr<Backend> backend = backend_from(args);
   check_memory_or_refuse(
       args, named_by_flags(training_request(config, batch_size, seq_len, 0), "--batch_size", "--seq_len"));
 
-  CpuBackend backend(threads);
-  MiniMindModel model(config, backend);
+  MiniMindModel model(config, *backend);
   model.init_weights(1);
-  AdamW optimizer(model.layout(), backend, DType::f32);
+  AdamW optimizer(model.layout(), *backend, DType::f32);
 
   std::mt19937_64 rng(7);
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(config.vocab_size - 1));
@@ -78,7 +77,7 @@ int bench_command(int argc, char** argv) {
   const double tokens_per_s = static_cast<double>(batch_size * seq_len) / step_s;
   const double gflops = training_flops_per_token(config, seq_len) * tokens_per_s / 1e9;
   const int64_t peak = peak_resident_bytes();
-  const int used_threads = threads > 0 ? threads : omp_get_max_threads();
+  const int used_threads = cpu_thread_count(args);
   if (args.flag("json")) {
     std::printf("{\"impl\": \"minimind-lab\", \"threads\": %d, \"batch_size\": %lld, \"seq_len\": %lld, "
                 "\"step_s\": %.4f, \"tokens_per_s\": %.1f, \"gflops\": %.1f, \"peak_memory_bytes\": %lld, "

@@ -6,10 +6,10 @@
 #include <iostream>
 #include <random>
 
-#include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/demo_sample.h"
+#include "cli/device_option.h"
 #include "cli/model_options.h"
 #include "cli/training_step.h"
 
@@ -21,6 +21,7 @@ int demo_command(int argc, char** argv) {
   options.push_back({"batch_size", "N", "sequences per step (default 8)"});
   options.push_back({"seq_len", "N", "bytes per sequence (default 128)"});
   options.push_back({"learning_rate", "X", "AdamW learning rate (default 2e-3)"});
+  options.push_back(device_option());
   options.push_back({"threads", "N", "CPU threads (default: all)"});
   options.push_back({"seed", "N", "initialisation and sampling seed (default 0)"});
   Arguments args("demo", options, argc, argv);
@@ -39,10 +40,10 @@ int demo_command(int argc, char** argv) {
                      std::to_string(text_bytes - 1));
   if (config.vocab_size < 256) throw UsageError("the demo feeds raw bytes: vocab_size must be at least 256");
 
-  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
-  MiniMindModel model(config, backend);
+  const std::unique_ptr<Backend> backend = backend_from(args);
+  MiniMindModel model(config, *backend);
   model.init_weights(seed);
-  AdamW optimizer(model.layout(), backend, DType::f32);
+  AdamW optimizer(model.layout(), *backend, DType::f32);
   std::printf("demo: %.2f M parameters, %lld x %lld bytes per step, loss starts near ln(vocab) = %.2f\n",
               model.layout().total() / 1e6, (long long)batch_size, (long long)seq_len,
               std::log(static_cast<double>(config.vocab_size)));

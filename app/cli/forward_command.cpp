@@ -2,9 +2,9 @@
 // written to a safetensors file -- how anyone checks the lab against another implementation.
 #include <iostream>
 
-#include "backend/cpu/cpu_backend.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "io/safetensors.h"
 #include "model/memory_plan.h"
@@ -84,6 +84,7 @@ int forward_command(int argc, char** argv) {
                   {"train", "", "training mode: MoE aux loss included, dropout active"},
                   {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
                   {"dtype", "TYPE", "compute dtype: f32 (default) or f64"},
+                  device_option(),
                   {"threads", "N", "CPU threads (default: all)"},
                   skip_memory_check_option()},
                  argc, argv);
@@ -100,10 +101,10 @@ int forward_command(int argc, char** argv) {
   const DType dtype = dtype_text == "f64" ? DType::f64 : DType::f32;
   if (args.has("ids") == args.has("input")) throw UsageError("give exactly one of --ids and --input");
   const std::string out = args.required_text("out");
+  const std::unique_ptr<Backend> backend = backend_from(args);
   check_forward_memory(args, dtype);
 
-  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
-  auto model = load_model(args.required_text("model"), backend, dtype);
+  auto model = load_model(args.required_text("model"), *backend, dtype);
   const int64_t vocab = model->config().vocab_size;
 
   Batch batch;
@@ -125,14 +126,14 @@ int forward_command(int argc, char** argv) {
   const LossTerms loss = model->forward(batch, train, static_cast<uint64_t>(args.integer("dropout_seed", 0)));
   std::vector<NamedTensor> tensors;
   Tensor logits = Tensor::empty(model->logits().shape(), dtype);
-  backend.copy(model->logits(), logits);
+  backend->copy(model->logits(), logits);
   tensors.push_back({"logits", logits});
   tensors.push_back({"loss", scalar(loss.loss, dtype)});
   tensors.push_back({"cross_entropy", scalar(loss.cross_entropy, dtype)});
   tensors.push_back({"aux_loss", scalar(loss.aux_loss, dtype)});
   if (args.flag("grads")) {
     model->backward();
-    const Tensor grads = backend.to_host(model->gradients().buffer());
+    const Tensor grads = backend->to_host(model->gradients().buffer());
     for (const ParameterEntry& e : model->layout().entries())
       tensors.push_back({"grad." + e.name, grads.flat(e.offset, e.shape)});
   }

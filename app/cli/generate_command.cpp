@@ -1,5 +1,4 @@
 // minimind generate: continue one prompt or a batch of prompts with a model directory, streaming the text.
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +7,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "cli/generation_setup.h"
 #include "cli/memory_check.h"
 #include "model/memory_plan.h"
@@ -139,7 +139,7 @@ int generate_command(int argc, char** argv) {
         "\"tokens\": [",
         prompts.size(), static_cast<long long>(result.prompt_tokens), static_cast<long long>(generated),
         result.prefill_seconds, static_cast<long long>(result.decode_steps), result.decode_seconds,
-        result.decode_seconds > 0 ? decode_tokens / result.decode_seconds : 0.0, omp_get_max_threads());
+        result.decode_seconds > 0 ? decode_tokens / result.decode_seconds : 0.0, cpu_thread_count(args));
     const std::vector<int32_t>& tokens = result.sequences[0].tokens;
     for (size_t i = 0; i < tokens.size(); ++i) std::printf("%s%d", i ? ", " : "", tokens[i]);
     std::printf("]}\n");

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "config/resources.h"
 #include "model/model_dir.h"
@@ -44,6 +45,7 @@ std::vector<Option> generation_option_list(int64_t default_max_new_tokens) {
       {"seed", "N", "seed of the sampling (default 0)"},
       {"stop", "STRING", "also stop when the text contains STRING"},
       {"ignore_eos", "", "do not stop at <|endoftext|> or <|im_end|>"},
+      device_option(),
       {"threads", "N", "CPU threads (default: all)"},
       skip_memory_check_option(),
   };
@@ -89,21 +91,14 @@ std::filesystem::path tokenizer_path(const Arguments& args, const std::filesyste
   if (std::filesystem::is_directory(path)) path /= "tokenizer.json";
   return path;
 }
-
-int checked_threads(const Arguments& args) {
-  const int64_t threads = args.integer("threads", 0);
-  if (threads < 0 || threads > 4096)
-    throw UsageError("--threads must be between 0 (all) and 4096, got " + std::to_string(threads));
-  return static_cast<int>(threads);
-}
 }  // namespace
 
 LoadedGenerator::LoadedGenerator(const Arguments& args, const BeforeLoadingWeights& before_loading_weights)
-    : backend(checked_threads(args)) {
+    : backend(backend_from(args)) {
   const std::filesystem::path model_dir = args.required_text("model");
   tokenizer.emplace(Tokenizer::load(tokenizer_path(args, model_dir)));
   if (before_loading_weights) before_loading_weights(*tokenizer, load_config(model_dir / "config.json"));
-  model = load_model(model_dir, backend);
+  model = load_model(model_dir, *backend);
   if (tokenizer->vocab_size() > model->config().vocab_size)
     throw std::runtime_error("the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
                              " tokens but the model's vocabulary is " +

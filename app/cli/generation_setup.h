@@ -7,13 +7,13 @@
 #include <optional>
 #include <vector>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "cli/arguments.h"
 #include "infer/generator.h"
 
 namespace minimind::cli {
 
-// --model, --tokenizer, --threads and the sampling flags.
+// --model, --tokenizer, --device, --threads and the sampling flags.
 std::vector<Option> generation_option_list(int64_t default_max_new_tokens);
 GenerationOptions generation_options_from(const Arguments& args, int64_t default_max_new_tokens);
 
@@ -21,11 +21,11 @@ GenerationOptions generation_options_from(const Arguments& args, int64_t default
 // preflight runs there.
 using BeforeLoadingWeights = std::function<void(const Tokenizer& tokenizer, const ModelConfig& config)>;
 
-// The model of --model on the CPU, its tokenizer (--tokenizer, else the model directory's tokenizer.json,
-// else the lab's default tokenizer) and a generator over both.
+// The model of --model on the device of --device, its tokenizer (--tokenizer, else the model directory's
+// tokenizer.json, else the lab's default tokenizer) and a generator over both.
 struct LoadedGenerator {
   explicit LoadedGenerator(const Arguments& args, const BeforeLoadingWeights& before_loading_weights = {});
-  CpuBackend backend;
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<MiniMindModel> model;
   std::optional<Tokenizer> tokenizer;
   std::unique_ptr<Generator> generator;

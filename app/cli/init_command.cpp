@@ -1,7 +1,7 @@
 // minimind init: a freshly initialised model directory (config.json + model.safetensors).
 #include <iostream>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -24,8 +24,9 @@ int init_command(int argc, char** argv) {
   const std::string dtype = args.text("dtype", "f32");
   const DType storage = dtype == "f32" ? DType::f32 : dtype == "bf16" ? DType::bf16 : dtype == "f16" ? DType::f16
                         : throw UsageError("--dtype must be f32, bf16 or f16, got '" + dtype + "'");
-  CpuBackend backend;
-  MiniMindModel model(config, backend);
+  // Initialisation and saving happen on the host: the weights are written as they are drawn.
+  const std::unique_ptr<Backend> backend = make_backend("cpu");
+  MiniMindModel model(config, *backend);
   model.init_weights(static_cast<uint64_t>(args.integer("seed", 0)));
   save_model(model, out, storage);
   std::cout << "wrote " << out << "/config.json and model.safetensors (" << model.layout().total()

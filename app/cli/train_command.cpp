@@ -8,9 +8,10 @@
 #include <stop_token>
 #include <thread>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 #include "cli/memory_check.h"
 #include "cli/model_options.h"
 #include "cli/progress_bar.h"
@@ -53,6 +54,7 @@ std::vector<Option> train_options() {
       {"keep_last", "N", "checkpoints kept besides the best (default 3)"},
       {"padded", "", "one document per row, padded (default: packed)"},
       {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
+      device_option("cpu; with --resume, the run's"),
       {"threads", "N", "CPU threads (default: all)"},
       {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},
       {"sample_every", "N",
@@ -199,6 +201,7 @@ TrainConfig train_config_from(const Arguments& args, TrainConfig c, bool base_fr
   c.save_every = args.integer("save_every", c.save_every);
   c.keep_last = args.integer("keep_last", c.keep_last);
   c.seed = static_cast<uint64_t>(args.integer("seed", static_cast<int64_t>(c.seed)));
+  c.device = args.text("device", c.device);
   c.threads = static_cast<int>(args.integer("threads", c.threads));
   c.sample_every = args.integer("sample_every", c.sample_every);
   c.probe_prompt = args.text("probe_prompt", c.probe_prompt);
@@ -217,11 +220,20 @@ void check_train_config(const TrainConfig& config, const ModelConfig& model) {
   throw UsageError(text);
 }
 
-// Continues the run in `run_dir` (minimind resume, minimind train --resume).
-int resume_run(const std::filesystem::path& run_dir, int threads, int argc, char** argv) {
-  CpuBackend backend(threads);
+// The device a run was trained on, as its train_config.json records it; cpu for a directory without one (the
+// resume then says what is missing).
+std::string recorded_device(const std::filesystem::path& run_dir) {
+  const std::filesystem::path path = run_dir / "train_config.json";
+  return std::filesystem::exists(path) ? load_train_config(path).device : std::string("cpu");
+}
+
+// Continues the run in `run_dir` (minimind resume, minimind train --resume) on --device, else the run's own.
+int resume_run(const Arguments& args, int argc, char** argv) {
+  const std::filesystem::path run_dir = args.required_text("out_dir");
+  const std::unique_ptr<Backend> backend = backend_from(args, recorded_device(run_dir));
+  check_resumed_memory(args, run_dir);
   EventStream events;
-  auto trainer = Trainer::resume(run_dir, backend, events);
+  auto trainer = Trainer::resume(run_dir, *backend, events);
   write_command_line(run_dir, "resume", argc, argv);
   RunOutput output(run_dir, trainer->step(), events, *trainer);
   return run_trainer(*trainer, events, output);
@@ -240,22 +252,19 @@ int train_command(int argc, char** argv) {
               << args.usage();
     return 0;
   }
-  if (args.flag("resume")) {
-    check_resumed_memory(args, args.required_text("out_dir"));
-    return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
-  }
+  if (args.flag("resume")) return resume_run(args, argc, argv);
   const std::optional<TrainConfig> from_file =
       args.has("config") ? read_config_file(args.text("config")).train : std::nullopt;
   const TrainConfig config = train_config_from(args, from_file.value_or(default_train_config()), from_file.has_value());
   const ModelConfig model_config = model_config_from(args);
   check_train_config(config, model_config);
+  const std::unique_ptr<Backend> backend = make_backend(config.device, config.threads);
   if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
     throw UsageError(config.run_dir.string() + " already holds checkpoints: continue it with minimind resume --out_dir " +
                      config.run_dir.string() + ", or choose another --out_dir");
   check_training_memory(args, config, model_config);
-  CpuBackend backend(config.threads);
   EventStream events;
-  Trainer trainer(config, model_config, backend, events);
+  Trainer trainer(config, model_config, *backend, events);
   write_command_line(config.run_dir, "train", argc, argv);
   RunOutput output(config.run_dir, std::nullopt, events, trainer);
   return run_trainer(trainer, events, output);
@@ -264,6 +273,7 @@ int train_command(int argc, char** argv) {
 int resume_command(int argc, char** argv) {
   Arguments args("resume",
                  {{"out_dir", "DIR", "the run directory to continue"},
+                  device_option("the run's"),
                   {"threads", "N", "CPU threads"},
                   skip_memory_check_option()},
                  argc, argv);
@@ -271,8 +281,7 @@ int resume_command(int argc, char** argv) {
     std::cout << "minimind resume: continue a run from its latest complete checkpoint\n\n" << args.usage();
     return 0;
   }
-  check_resumed_memory(args, args.required_text("out_dir"));
-  return resume_run(args.required_text("out_dir"), static_cast<int>(args.integer("threads", 0)), argc, argv);
+  return resume_run(args, argc, argv);
 }
 
 int eval_command(int argc, char** argv) {
@@ -282,6 +291,7 @@ int eval_command(int argc, char** argv) {
                   {"batch_size", "N", "sequences per batch (default 16)"},
                   {"max_seq_len", "N", "tokens per sequence (default 512)"},
                   {"padded", "", "one document per row (default: packed)"},
+                  device_option(),
                   {"threads", "N", "CPU threads"},
                   skip_memory_check_option()},
                  argc, argv);
@@ -291,11 +301,11 @@ int eval_command(int argc, char** argv) {
   }
   std::filesystem::path data = args.required_text("data");
   if (std::filesystem::is_directory(data)) data /= "validation.shard";
+  const std::unique_ptr<Backend> backend = backend_from(args);
   check_evaluation_memory(args, args.required_text("model"), args.integer("batch_size", 16),
                           args.integer("max_seq_len", 512));
-  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
   const Evaluation e = evaluate_model(args.required_text("model"), data, args.integer("batch_size", 16),
-                                      args.integer("max_seq_len", 512), !args.flag("padded"), backend);
+                                      args.integer("max_seq_len", 512), !args.flag("padded"), *backend);
   std::printf("loss %.4f  perplexity %.3f  over %lld tokens\n", e.loss, e.perplexity, (long long)e.tokens);
   return 0;
 }

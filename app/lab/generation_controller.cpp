@@ -10,7 +10,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "config/estimates.h"
 #include "config/resources.h"
 #include "infer/attention_probe.h"
@@ -77,8 +77,8 @@ std::vector<int32_t> chat_prompt(const Tokenizer& tokenizer, const GenerationReq
 
 }  // namespace
 
-GenerationController::GenerationController(QObject* parent, int threads)
-    : QObject(parent), backend_(std::make_unique<CpuBackend>(threads)) {
+GenerationController::GenerationController(QObject* parent, const std::string& device, int threads)
+    : QObject(parent), backend_(make_backend(device, threads)) {
   worker_ = std::thread([this] { worker_loop(); });
 }
 

@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "generation_request.h"
@@ -28,8 +29,9 @@ class Tokenizer;
 class GenerationController : public QObject {
   Q_OBJECT
  public:
-  // `threads`: the CPU backend's threads (0: all cores).
-  explicit GenerationController(QObject* parent = nullptr, int threads = 0);
+  // Models are loaded onto `device` (cpu, cuda, cuda:N); `threads`: the CPU backend's threads (0: all cores).
+  explicit GenerationController(QObject* parent = nullptr, const std::string& device = "cpu",
+                                int threads = 0);
   ~GenerationController() override;  // stops a generation and joins the worker
 
   // Each returns false and emits failed() when the request is refused at once (a path that is not a model

@@ -117,7 +117,7 @@ MainWindow::MainWindow(std::optional<RunConfig> initial, QWidget* parent) : QMai
 
   training_ = new TrainingController(this);
   data_ = new DataController(this);
-  generation_ = new GenerationController(this);
+  generation_ = new GenerationController(this, train_view_->device().toStdString());
   monitor_ = new EventLoopMonitor(this);
   latency_label_ = new QLabel(this);
   latency_label_->setToolTip(tr("How late the window's event loop ran in the last second (and at worst)"));
@@ -377,6 +377,7 @@ void MainWindow::launch_training(const QString& data_dir) {
   train.data_dir = data_dir.toStdString();
   const DataRequest request = data_view_->request();
   train.tokenizer = DataController::tokenizer_json_for(request).toStdString();
+  train.device = train_view_->device().toStdString();
   train.threads = train_view_->threads();
   train.probe_prompt = attention_view_->probe_prompt().toStdString();
   if (train.run_dir.empty()) {
@@ -411,7 +412,8 @@ void MainWindow::launch_training(const QString& data_dir) {
 void MainWindow::resume_run(const QString& run_dir) {
   if (training_->running()) return;
   error_banner_->hide();
-  if (!training_->resume_run(run_dir.toStdString(), train_view_->threads())) {
+  if (!training_->resume_run(run_dir.toStdString(), train_view_->device().toStdString(),
+                             train_view_->threads())) {
     train_view_->set_state(TrainView::State::idle);
     return;
   }

@@ -7,7 +7,7 @@
 #include <new>
 #include <system_error>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "model/memory_plan.h"
 #include "train/event_stream.h"
 #include "train/out_of_memory_error.h"
@@ -104,7 +104,7 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
   wait();
   try {
     check_memory_before_start(config, model_config);
-    backend_ = std::make_unique<CpuBackend>(config.threads);
+    backend_ = make_backend(config.device, config.threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_, log_failure_callback());
@@ -115,7 +115,8 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
   return launch();
 }
 
-bool TrainingController::resume_run(const std::filesystem::path& run_dir, int threads) {
+bool TrainingController::resume_run(const std::filesystem::path& run_dir, const std::string& device,
+                                    int threads) {
   if (running_) {
     emit failed("a run is already going");
     return false;
@@ -123,7 +124,7 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, int th
   wait();
   try {
     check_memory_before_resume(run_dir);
-    backend_ = std::make_unique<CpuBackend>(threads);
+    backend_ = make_backend(device, threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_, log_failure_callback());

@@ -33,7 +33,8 @@ class TrainingController : public QObject {
   // Starts a run on the training thread. Returns false and emits failed() when a run is going or the setup
   // is refused (bad config, unreadable data).
   bool start(const TrainConfig& config, const ModelConfig& model_config);
-  bool resume_run(const std::filesystem::path& run_dir, int threads = 0);
+  // Continues the run in `run_dir` on `device` (cpu, cuda, cuda:N) with `threads` CPU threads (0: all).
+  bool resume_run(const std::filesystem::path& run_dir, const std::string& device = "cpu", int threads = 0);
 
   void pause();
   void resume();

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "backend/backend_factory.h"
 #include "io/atomic_file.h"
 #include "io/strict_json.h"
 
@@ -155,6 +156,7 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
                 {"keep_last", Kind::integer},
                 {"log_every", Kind::integer},
                 {"seed", Kind::unsigned_integer},
+                {"device", Kind::string},
                 {"threads", Kind::integer},
                 {"spike_z", Kind::number},
                 {"max_consecutive_skips", Kind::integer},
@@ -270,6 +272,11 @@ std::vector<ConfigIssue> validate(const TrainConfig& c, const ModelConfig& model
   issues.at_least("save_every", c.save_every, 0, " (0 saves only at the end)");
   issues.at_least("keep_last", c.keep_last, 0);
   issues.at_least("log_every", c.log_every, 0);
+  try {
+    parse_device(c.device);
+  } catch (const DeviceNameError&) {
+    issues.add("device", "must be cpu, cuda or cuda:N (N the GPU's number), found \"" + c.device + "\"");
+  }
   if (c.threads < 0) issues.add("threads", "must be at least 0 (0 uses every core), found " + std::to_string(c.threads));
   if (!(c.spike_z > 0)) issues.add("spike_z", "must be positive, found " + format_number(c.spike_z));
   issues.at_least("max_consecutive_skips", c.max_consecutive_skips, 1);

@@ -68,6 +68,7 @@ nlohmann::json train_config_to_json(const TrainConfig& c) {
       {"keep_last", c.keep_last},
       {"log_every", c.log_every},
       {"seed", c.seed},
+      {"device", c.device},
       {"threads", c.threads},
       {"spike_z", c.spike_z},
       {"max_consecutive_skips", c.max_consecutive_skips},
@@ -117,6 +118,7 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   get("keep_last", c.keep_last);
   get("log_every", c.log_every);
   get("seed", c.seed);
+  get("device", c.device);
   get("threads", c.threads);
   get("spike_z", c.spike_z);
   get("max_consecutive_skips", c.max_consecutive_skips);

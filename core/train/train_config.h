@@ -33,7 +33,8 @@ struct TrainConfig {
   int64_t keep_last = 3;      // checkpoints kept besides the best
   int64_t log_every = 1;
   uint64_t seed = 42;
-  int threads = 0;
+  std::string device = "cpu";  // cpu, cuda or cuda:N (see backend/backend_factory.h)
+  int threads = 0;             // the CPU backend's threads; 0: every core
   // Numerical guard: skip updates with a non-finite or spiking loss / gradient norm; stop after this many in a
   // row.
   double spike_z = 6.0;

@@ -35,7 +35,7 @@ TEST(DamagedCheckpoint, GenerationControllerRefusesItNamingTheFile) {
   const fs::path checkpoint = write_checkpoint(dir / "run", model, testing::state_for_step(model, base, 2));
   damage_weights(checkpoint);
 
-  GenerationController controller(nullptr, 1);
+  GenerationController controller(nullptr, "cpu", 1);
   QStringList failures;
   QObject::connect(&controller, &GenerationController::failed, [&](const QString& m) { failures << m; });
   ASSERT_TRUE(controller.load_model_dir(QString::fromStdString(checkpoint.string())));
@@ -77,7 +77,7 @@ TEST(DamagedCheckpoint, ResumeLastRunFallsBackAndWarns) {
   QString finished;
   QObject::connect(&controller, &TrainingController::warning, [&](const QString& w) { warnings << w; });
   QObject::connect(&controller, &TrainingController::finished, [&](const QString& r) { finished = r; });
-  ASSERT_TRUE(controller.resume_run(config.run_dir, 1));
+  ASSERT_TRUE(controller.resume_run(config.run_dir, "cpu", 1));
   ASSERT_TRUE(wait_for([&] { return !finished.isEmpty(); }));
   EXPECT_EQ(finished, "finished");
   ASSERT_GE(warnings.size(), 2);

@@ -97,7 +97,7 @@ class GenerationControllerTest : public ::testing::Test {
 };
 
 TEST_F(GenerationControllerTest, GreedyStreamsWhatTheCoreGeneratorGives) {
-  GenerationController controller(nullptr, 2);
+  GenerationController controller(nullptr, "cpu", 2);
   Received got(controller);
   const QString dir = QString::fromStdString(model_dir_.string());
   ASSERT_TRUE(controller.load_model_dir(dir));
@@ -134,7 +134,7 @@ TEST_F(GenerationControllerTest, GreedyStreamsWhatTheCoreGeneratorGives) {
 }
 
 TEST_F(GenerationControllerTest, ChatRendersTheHistoryInTheChatFormat) {
-  GenerationController controller(nullptr, 2);
+  GenerationController controller(nullptr, "cpu", 2);
   Received got(controller);
   ASSERT_TRUE(controller.load_model_dir(QString::fromStdString(model_dir_.string())));
   GenerationRequest request = greedy_request(6);
@@ -151,7 +151,7 @@ TEST_F(GenerationControllerTest, ChatRendersTheHistoryInTheChatFormat) {
 }
 
 TEST_F(GenerationControllerTest, StopEndsTheGenerationAfterOneToken) {
-  GenerationController controller(nullptr, 2);
+  GenerationController controller(nullptr, "cpu", 2);
   Received got(controller);
   // The worker waits for this snapshot, so the stop below is in place before the first token is sampled.
   std::promise<ModelSnapshot> snapshot;
@@ -171,7 +171,7 @@ TEST_F(GenerationControllerTest, StopEndsTheGenerationAfterOneToken) {
 }
 
 TEST_F(GenerationControllerTest, BadDirectoriesAndMissingModelsAreReportedInPlainWords) {
-  GenerationController controller(nullptr, 1);
+  GenerationController controller(nullptr, "cpu", 1);
   Received got(controller);
   EXPECT_FALSE(controller.generate("Hello", greedy_request(3)));
   ASSERT_EQ(got.failures.size(), 1);
@@ -201,7 +201,7 @@ TEST_F(GenerationControllerTest, BadDirectoriesAndMissingModelsAreReportedInPlai
 }
 
 TEST_F(GenerationControllerTest, AttentionMapsEqualTheCoreProbe) {
-  GenerationController controller(nullptr, 2);
+  GenerationController controller(nullptr, "cpu", 2);
   Received got(controller);
   ASSERT_TRUE(controller.load_model_dir(QString::fromStdString(model_dir_.string())));
   const QString prompt = "The quick brown fox jumps";
@@ -244,7 +244,7 @@ TEST_F(GenerationControllerTest, UsesTheModelBeingTrained) {
   config.threads = 1;
 
   TrainingController training;
-  GenerationController controller(nullptr, 1);
+  GenerationController controller(nullptr, "cpu", 1);
   Received got(controller);
   std::vector<std::vector<std::string>> probe_tokens;
   QObject::connect(&training, &TrainingController::attention_maps,

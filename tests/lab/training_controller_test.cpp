@@ -211,7 +211,7 @@ TEST(TrainingController, AResumedRunThatNoLongerFitsIsRefusedBeforeAllocating) {
   TrainingController controller;
   QString message;
   QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
-  EXPECT_FALSE(controller.resume_run(run_dir, 1));
+  EXPECT_FALSE(controller.resume_run(run_dir, "cpu", 1));
   EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 3.8 TiB"))
       << message.toStdString();
   EXPECT_FALSE(controller.running());

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -24,6 +25,7 @@ constexpr int64_t kChunkElements = 1024;
 
 void CpuBackend::adamw_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
                             const AdamWOptions& options) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_defined(params, "adamw_step", "params");
   expect_shape(grads, params.shape(), "adamw_step", "grads");
   expect_dtype(grads, params.dtype(), "adamw_step", "grads");

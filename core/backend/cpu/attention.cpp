@@ -14,6 +14,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -260,6 +261,7 @@ void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, cons
 
 void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                                    const AttentionOptions& options, Tensor& out, Tensor& probs) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "attention_forward";
   const AttentionDims dims = check_attention_args(q, k, v, options, op);
   expect_shape(out, q.shape(), op, "out");
@@ -283,6 +285,7 @@ void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tenso
 void CpuBackend::attention_backward(const Tensor& d_out, const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& probs, const AttentionOptions& options, Tensor& d_q,
                                     Tensor& d_k, Tensor& d_v) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "attention_backward";
   const AttentionDims dims = check_attention_args(q, k, v, options, op);
   if (dims.cache_rows != dims.queries || dims.keys != dims.queries || dims.query_offset != 0)

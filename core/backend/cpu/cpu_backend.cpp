@@ -7,12 +7,11 @@
 #include <stdexcept>
 
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 
-CpuBackend::CpuBackend(int threads) {
-  if (threads > 0) omp_set_num_threads(threads);
-}
+CpuBackend::CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
 
 Tensor CpuBackend::empty(Shape shape, DType dtype) { return Tensor::empty(std::move(shape), dtype); }
 
@@ -34,6 +33,7 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
 Tensor CpuBackend::to_host(const Tensor& t) { return t; }
 
 void CpuBackend::add(Tensor& y, const Tensor& x) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_shape(x, y.shape(), "add", "x");
   expect_dtype(x, y.dtype(), "add", "x");
   cpu::dispatch_floating(y.dtype(), "add", [&](auto zero) {
@@ -47,6 +47,7 @@ void CpuBackend::add(Tensor& y, const Tensor& x) {
 }
 
 void CpuBackend::scale(Tensor& y, double factor) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   cpu::dispatch_floating(y.dtype(), "scale", [&](auto zero) {
     using T = decltype(zero);
     T* out = y.data<T>();
@@ -58,6 +59,7 @@ void CpuBackend::scale(Tensor& y, double factor) {
 }
 
 double CpuBackend::sum_squares(const Tensor& x) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   return cpu::dispatch_floating(x.dtype(), "sum_squares", [&](auto zero) {
     using T = decltype(zero);
     const T* in = x.data<T>();
@@ -70,6 +72,7 @@ double CpuBackend::sum_squares(const Tensor& x) {
 }
 
 void CpuBackend::dropout(Tensor& x, const Dropout& dropout) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   if (!dropout.active()) return;
   if (dropout.probability >= 1.0) throw std::invalid_argument("dropout: probability must be below 1");
   cpu::dispatch_floating(x.dtype(), "dropout", [&](auto zero) {

@@ -1,6 +1,7 @@
 // The CPU backend: Eigen for matrix products, OpenMP across rows, and every op templated on the scalar so
 // that it runs in f32 for training and in f64 for finite-difference checks. Each op lives in its own file
-// (rmsnorm.cpp, attention.cpp, ...) with its forward and backward side by side.
+// (rmsnorm.cpp, attention.cpp, ...) with its forward and backward side by side. Every op runs on the
+// backend's own OpenMP thread count (an OpenMpThreadScope at its entry), whatever the calling thread's count.
 #pragma once
 
 #include "backend/backend.h"
@@ -9,9 +10,11 @@ namespace minimind {
 
 class CpuBackend final : public Backend {
  public:
-  // threads <= 0 keeps OpenMP's default.
+  // threads <= 0: OpenMP's count for the constructing thread (OMP_NUM_THREADS, else every core). The count
+  // is this backend's alone: constructing it or running its ops leaves the caller's count as it was.
   explicit CpuBackend(int threads = 0);
   Device device() const override { return Device::cpu; }
+  int threads() const { return threads_; }
 
   Tensor empty(Shape shape, DType dtype) override;
   void zero(Tensor& t) override;
@@ -69,6 +72,9 @@ class CpuBackend final : public Backend {
                             const Tensor& slot_of, Tensor& d_expert_out, Tensor& d_topk_weight) override;
 
   void adamw_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamWOptions& options) override;
+
+ private:
+  int threads_;
 };
 
 }  // namespace minimind

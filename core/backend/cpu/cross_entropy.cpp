@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -30,6 +31,7 @@ void expect_targets_in_range(const Tensor& targets, int64_t vocab_size, std::str
 
 void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& losses,
                                        Tensor& logsumexp) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(logits, 2, "cross_entropy_forward", "logits");
   const int64_t rows = logits.dim(0);
   const int64_t vocab_size = logits.dim(1);
@@ -63,6 +65,7 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targe
 
 void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& logsumexp,
                                         const Tensor& d_losses, Tensor& d_logits) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(logits, 2, "cross_entropy_backward", "logits");
   const int64_t rows = logits.dim(0);
   const int64_t vocab_size = logits.dim(1);

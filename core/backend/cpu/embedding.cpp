@@ -11,6 +11,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -32,6 +33,7 @@ constexpr int64_t kParallelElements = 32768;
 }  // namespace
 
 void CpuBackend::embedding_forward(const Tensor& ids, const Tensor& table, Tensor& out) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(ids, 1, "embedding_forward", "ids");
   expect_dtype(ids, DType::i32, "embedding_forward", "ids");
   expect_rank(table, 2, "embedding_forward", "table");
@@ -54,6 +56,7 @@ void CpuBackend::embedding_forward(const Tensor& ids, const Tensor& table, Tenso
 }
 
 void CpuBackend::embedding_backward(const Tensor& ids, const Tensor& d_out, Tensor& d_table) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(ids, 1, "embedding_backward", "ids");
   expect_dtype(ids, DType::i32, "embedding_backward", "ids");
   expect_rank(d_table, 2, "embedding_backward", "d_table");

@@ -1,7 +1,7 @@
 // matmul: out [M, N] = op(a) @ op(b) (+ out when accumulating), op(x) = x or x^T, all row-major 2-D.
 // The product is Eigen's blocked GEMM over maps of the tensors (no copies, transposes are free views); called
-// outside an OpenMP region, Eigen runs it on all OpenMP threads itself. Nothing is saved: the backward of a
-// product is two more products, composed by the caller.
+// outside an OpenMP region, Eigen runs it on the backend's OpenMP threads itself. Nothing is saved: the
+// backward of a product is two more products, composed by the caller.
 #include <Eigen/Core>
 #include <omp.h>
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -39,6 +40,7 @@ void with_op(const Matrix& matrix, bool transpose, Fn&& fn) {
 
 void CpuBackend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& out,
                         bool accumulate) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(a, 2, "matmul", "a");
   expect_rank(b, 2, "matmul", "b");
   expect_dtype(b, a.dtype(), "matmul", "b");

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -61,6 +62,7 @@ AuxCoefficients aux_coefficients(const Tensor& topk_index, int64_t num_experts, 
 
 double CpuBackend::moe_aux_loss_forward(const Tensor& scores, const Tensor& topk_index, int64_t batch,
                                         bool seq_aux, double alpha) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_aux_loss_forward";
   expect_rank(scores, 2, op, "scores");
   const int64_t num_rows = scores.dim(0), num_experts = scores.dim(1);
@@ -88,6 +90,7 @@ double CpuBackend::moe_aux_loss_forward(const Tensor& scores, const Tensor& topk
 
 void CpuBackend::moe_aux_loss_backward(const Tensor& topk_index, int64_t batch, bool seq_aux, double alpha,
                                        double d_aux, Tensor& d_scores) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_aux_loss_backward";
   expect_rank(d_scores, 2, op, "d_scores");
   const int64_t num_rows = d_scores.dim(0), num_experts = d_scores.dim(1);

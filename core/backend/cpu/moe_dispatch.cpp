@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -37,6 +38,7 @@ void check_slots(const Tensor& slot_of, int64_t num_rows, std::string_view op) {
 
 void CpuBackend::moe_plan(const Tensor& topk_index, int64_t num_experts, Tensor& expert_offsets,
                           Tensor& slot_of) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_plan";
   expect_rank(topk_index, 2, op, "topk_index");
   expect_dtype(topk_index, DType::i32, op, "topk_index");
@@ -71,6 +73,7 @@ void CpuBackend::moe_plan(const Tensor& topk_index, int64_t num_experts, Tensor&
 }
 
 void CpuBackend::moe_gather(const Tensor& x, const Tensor& slot_of, Tensor& sorted) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_gather";
   expect_rank(x, 2, op, "x");
   const int64_t num_rows = x.dim(0), hidden = x.dim(1);
@@ -93,6 +96,7 @@ void CpuBackend::moe_gather(const Tensor& x, const Tensor& slot_of, Tensor& sort
 }
 
 void CpuBackend::moe_gather_backward(const Tensor& d_sorted, const Tensor& slot_of, Tensor& d_x) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_gather_backward";
   expect_rank(d_x, 2, op, "d_x");
   const int64_t num_rows = d_x.dim(0), hidden = d_x.dim(1);
@@ -116,6 +120,7 @@ void CpuBackend::moe_gather_backward(const Tensor& d_sorted, const Tensor& slot_
 
 void CpuBackend::moe_combine_forward(const Tensor& expert_out, const Tensor& topk_weight,
                                      const Tensor& slot_of, Tensor& y) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_combine_forward";
   expect_rank(y, 2, op, "y");
   const int64_t num_rows = y.dim(0), hidden = y.dim(1);
@@ -143,6 +148,7 @@ void CpuBackend::moe_combine_forward(const Tensor& expert_out, const Tensor& top
 
 void CpuBackend::moe_combine_backward(const Tensor& d_y, const Tensor& expert_out, const Tensor& topk_weight,
                                       const Tensor& slot_of, Tensor& d_expert_out, Tensor& d_topk_weight) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_combine_backward";
   expect_rank(d_y, 2, op, "d_y");
   const int64_t num_rows = d_y.dim(0), hidden = d_y.dim(1);

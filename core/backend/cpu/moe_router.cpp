@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -48,6 +49,7 @@ void select_top_k(const T* scores, int64_t num_experts, int64_t k, int32_t* inde
 
 void CpuBackend::moe_router_forward(const Tensor& logits, bool normalize, Tensor& scores, Tensor& topk_index,
                                     Tensor& topk_weight) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_router_forward";
   expect_rank(logits, 2, op, "logits");
   const int64_t num_rows = logits.dim(0), num_experts = logits.dim(1);
@@ -108,6 +110,7 @@ void CpuBackend::moe_router_forward(const Tensor& logits, bool normalize, Tensor
 void CpuBackend::moe_router_backward(const Tensor& d_topk_weight, const Tensor& d_scores,
                                      const Tensor& scores, const Tensor& topk_index, bool normalize,
                                      Tensor& d_logits) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "moe_router_backward";
   expect_rank(scores, 2, op, "scores");
   const int64_t num_rows = scores.dim(0), num_experts = scores.dim(1);

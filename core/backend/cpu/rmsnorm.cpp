@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -23,6 +24,7 @@ constexpr int64_t kMinRowsPerBlock = 16;
 }  // namespace
 
 void CpuBackend::rmsnorm_forward(const Tensor& x, const Tensor& weight, double eps, Tensor& y, Tensor& rstd) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(x, 2, "rmsnorm_forward", "x");
   const int64_t rows = x.dim(0);
   const int64_t hidden = x.dim(1);
@@ -58,6 +60,7 @@ void CpuBackend::rmsnorm_forward(const Tensor& x, const Tensor& weight, double e
 
 void CpuBackend::rmsnorm_backward(const Tensor& d_y, const Tensor& x, const Tensor& weight,
                                   const Tensor& rstd, Tensor& d_x, Tensor& d_weight) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   expect_rank(x, 2, "rmsnorm_backward", "x");
   const int64_t rows = x.dim(0);
   const int64_t hidden = x.dim(1);

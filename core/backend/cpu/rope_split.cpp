@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -64,6 +65,7 @@ inline void rotate_transpose(const T* d_y, const T* cos, const T* sin, int64_t h
 
 void CpuBackend::rope_split_forward(const Tensor& qkv, const Tensor& cos, const Tensor& sin,
                                     int64_t kv_offset, Tensor& q, Tensor& k, Tensor& v) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "rope_split_forward";
   expect_rank(qkv, 3, op, "qkv");
   expect_rank(q, 4, op, "q");
@@ -119,6 +121,7 @@ void CpuBackend::rope_split_forward(const Tensor& qkv, const Tensor& cos, const 
 
 void CpuBackend::rope_split_backward(const Tensor& d_q, const Tensor& d_k, const Tensor& d_v,
                                      const Tensor& cos, const Tensor& sin, Tensor& d_qkv) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   constexpr std::string_view op = "rope_split_backward";
   expect_rank(d_q, 4, op, "d_q");
   expect_rank(d_k, 4, op, "d_k");

@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
 namespace {
@@ -28,6 +29,7 @@ int64_t gate_width(const Tensor& gate_up, std::string_view op) {
 }  // namespace
 
 void CpuBackend::swiglu_forward(const Tensor& gate_up, Tensor& out) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   const int64_t width = gate_width(gate_up, "swiglu_forward");
   const int64_t rows = gate_up.dim(0);
   expect_shape(out, {rows, width}, "swiglu_forward", "out");
@@ -48,6 +50,7 @@ void CpuBackend::swiglu_forward(const Tensor& gate_up, Tensor& out) {
 }
 
 void CpuBackend::swiglu_backward(const Tensor& d_out, const Tensor& gate_up, Tensor& d_gate_up) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
   const int64_t width = gate_width(gate_up, "swiglu_backward");
   const int64_t rows = gate_up.dim(0);
   expect_shape(d_out, {rows, width}, "swiglu_backward", "d_out");

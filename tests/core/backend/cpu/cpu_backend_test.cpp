@@ -1,0 +1,79 @@
+// The CPU backend's thread count belongs to the instance: constructing a backend leaves the caller's OpenMP
+// count alone, every op runs on its own backend's count (seen through omp_threads_observed), and the
+// caller's count is back as it was after each op, an op that throws included. Used alternately from one
+// thread and from two threads at once. Reference: the counts the backends were made with.
+#include "backend/cpu/cpu_backend.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <latch>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "support/omp_threads_observed.h"
+
+namespace minimind {
+namespace {
+
+TEST(CpuBackendThreads, ConstructingABackendLeavesTheCallersCountAlone) {
+  const int before = omp_get_max_threads();
+  const CpuBackend backend(before + 1);
+  EXPECT_EQ(backend.threads(), before + 1);
+  EXPECT_EQ(omp_get_max_threads(), before);
+}
+
+TEST(CpuBackendThreads, TheDefaultIsTheConstructingThreadsCount) {
+  EXPECT_EQ(CpuBackend().threads(), omp_get_max_threads());
+  EXPECT_EQ(CpuBackend(-1).threads(), omp_get_max_threads());
+}
+
+TEST(CpuBackendThreads, EachBackendComputesOnItsOwnCountUsedAlternately) {
+  const int before = omp_get_max_threads();
+  CpuBackend one(1), three(3);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(omp_threads_observed(one), 1) << "round " << round;
+    EXPECT_EQ(omp_get_max_threads(), before);
+    EXPECT_EQ(omp_threads_observed(three), 3) << "round " << round;
+    EXPECT_EQ(omp_get_max_threads(), before);
+  }
+}
+
+TEST(CpuBackendThreads, TheCallersCountComesBackAfterAnOpThatThrows) {
+  std::thread([] {
+    omp_set_num_threads(4);  // the caller's own setting, on a thread of its own
+    CpuBackend one(1);
+    Tensor y = one.empty({2, 3}, DType::f32), x = one.empty({3, 2}, DType::f32);
+    EXPECT_THROW(one.add(y, x), std::invalid_argument);
+    EXPECT_EQ(omp_get_max_threads(), 4);
+    EXPECT_EQ(omp_threads_observed(one), 1);
+    EXPECT_EQ(omp_get_max_threads(), 4);
+  }).join();
+}
+
+TEST(CpuBackendThreads, TwoThreadsAtOnceEachSeeTheCountOfTheBackendTheyUse) {
+  CpuBackend one(1), three(3);
+  constexpr int kRounds = 8;
+  std::latch start(2);
+  // Thread 0 begins with `one`, thread 1 with `three`, then each alternates: both backends are in use by
+  // both threads while the other thread runs the other one.
+  std::vector<std::vector<std::pair<int, int>>> seen(2);  // (expected, observed) per op
+  auto work = [&](int index) {
+    start.arrive_and_wait();
+    for (int round = 0; round < kRounds; ++round) {
+      CpuBackend& backend = (round + index) % 2 == 0 ? one : three;
+      seen[index].emplace_back(backend.threads(), omp_threads_observed(backend));
+    }
+  };
+  std::thread first(work, 0), second(work, 1);
+  first.join();
+  second.join();
+  for (int index = 0; index < 2; ++index) {
+    ASSERT_EQ(seen[index].size(), static_cast<size_t>(kRounds));
+    for (const auto& [expected, observed] : seen[index]) EXPECT_EQ(observed, expected) << "thread " << index;
+  }
+}
+
+}  // namespace
+}  // namespace minimind
