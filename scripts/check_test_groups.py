@@ -3,7 +3,9 @@
 
 A missing package can make CMake leave out a whole group (the widget and lab tests without Qt) or make a test
 skip itself (the lab tour without Xvfb); ctest still ends green. This reads the JUnit file of a ctest run and
-checks each expected group: at least its minimum number of tests, none of them skipped.
+checks that each expected group ran at least its minimum number of tests. Skipped tests do not count as run;
+they are listed, and a group of one test (the lab tour) fails when it skips. Single tests may skip for a
+stated reason (reference data of ../shared absent, no GPU) as long as their group still reaches its minimum.
 
     check_test_groups.py CTEST_JUNIT_XML PREFIX:MINIMUM [PREFIX:MINIMUM ...]
 
@@ -35,11 +37,13 @@ def main(argv: list[str]) -> int:
         prefix, _, minimum = expectation.rpartition(":")
         names = [name for name in tests if name.startswith(prefix)]
         skipped = sorted(name for name in names if not tests[name])
-        if len(names) < int(minimum):
-            problems.append(f"{prefix}: {len(names)} tests, expected at least {minimum} (did the group build?)")
-        if skipped:
-            problems.append(f"{prefix}: {len(skipped)} skipped: {', '.join(skipped[:5])}")
-        print(f"check_test_groups: {prefix:<10} {len(names) - len(skipped)} ran, {len(skipped)} skipped")
+        ran = len(names) - len(skipped)
+        if ran < int(minimum):
+            problems.append(f"{prefix}: {ran} tests ran ({len(skipped)} skipped), expected at least {minimum}: "
+                            "did the group build, and can it run here?")
+        print(f"check_test_groups: {prefix:<10} {ran} ran, {len(skipped)} skipped")
+        for name in skipped:
+            print(f"check_test_groups:   skipped: {name}")
     for problem in problems:
         print(f"check_test_groups: {problem}", file=sys.stderr)
     return 1 if problems else 0
