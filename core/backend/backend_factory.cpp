@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_device.h"
 
 namespace minimind {
 
@@ -43,8 +44,7 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
     case Device::cpu:
       return std::make_unique<CpuBackend>(threads);
     case Device::cuda:
-      throw DeviceUnavailableError("device '" + device.name() +
-                                   "': this build has no CUDA backend yet (it computes on the cpu only)");
+      return make_cuda_backend(device.index);
   }
   throw DeviceUnavailableError("device '" + device.name() + "': no backend for this device kind");
 }

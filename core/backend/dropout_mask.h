@@ -1,9 +1,13 @@
-// Dropout masks from a counter-based hash: element i of a site is kept iff hash(seed, i) >= p * 2^32.
+// Dropout masks from a counter-based hash: element i of a site is kept iff hash(site_seed, i) >= p * 2^32.
 // The backward regenerates the same mask from the seed, so no mask is stored, and every backend
-// (CPU threads, CUDA blocks) draws identical masks in any order.
+// (CPU threads, CUDA blocks) draws identical masks in any order. The step's seed lives in device memory
+// (it changes every micro-step, and a captured step must read it rather than bake it in); each site of the
+// network mixes its own number into it.
 #pragma once
 
 #include <cstdint>
+
+#include "tensor/tensor.h"
 
 #if defined(__CUDACC__)
 #define MINIMIND_HOST_DEVICE __host__ __device__
@@ -15,7 +19,8 @@ namespace minimind {
 
 struct Dropout {
   double probability = 0.0;  // 0 disables
-  uint64_t seed = 0;         // unique per step and site
+  Tensor step_seed;          // i32 [2] on the op's device: the micro-step's seed, low word first
+  uint64_t site = 0;         // unique per site of the network (layer and place)
   bool active() const { return probability > 0.0; }
 };
 
@@ -26,6 +31,15 @@ MINIMIND_HOST_DEVICE inline uint32_t dropout_hash(uint64_t seed, uint64_t index)
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return static_cast<uint32_t>(z >> 32);
+}
+
+// The seed of one site's mask for one step: a distinct stream per (step, site).
+MINIMIND_HOST_DEVICE inline uint64_t dropout_site_seed(uint64_t step_seed, uint64_t site) {
+  return (static_cast<uint64_t>(dropout_hash(step_seed, site)) << 32) | dropout_hash(~step_seed, site);
+}
+
+MINIMIND_HOST_DEVICE inline uint64_t dropout_step_seed(uint32_t low, uint32_t high) {
+  return (static_cast<uint64_t>(high) << 32) | low;
 }
 
 MINIMIND_HOST_DEVICE inline uint32_t dropout_threshold(double probability) {
