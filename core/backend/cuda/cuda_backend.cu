@@ -1,4 +1,5 @@
-// CUDA backend: the device, its stream and handles, memory and copies. The ops live in their own files.
+// CUDA backend: the device, its stream and handles, memory, the pinned staging buffer and the reads back to
+// the host. Copies live in copy.cu and the ops in their own files.
 #include "backend/cuda/cuda_backend.h"
 
 #include <cstring>
@@ -11,9 +12,22 @@ namespace minimind {
 
 namespace {
 constexpr size_t kWorkspaceBytes = 32u << 20;  // cuBLASLt's recommendation for Hopper
+// Holds a step's uploads (control scalars, seeds, a batch of token ids) several times over.
+constexpr size_t kStagingBytes = 4u << 20;
+// Per-block partials of the reductions (sum_squares uses at most 1024 doubles).
+constexpr size_t kScratchBytes = 1u << 20;
+// Staging regions start on this boundary (what cudaMemcpyAsync copies fastest from).
+constexpr size_t kStagingAlignment = 256;
+
+size_t round_up(size_t bytes, size_t multiple) {
+  return (bytes + multiple - 1) / multiple * multiple;
 }
+}  // namespace
 
 void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
+  // The exception reports the error; clear it so that the next launch check does not report it again (a
+  // sticky error, which breaks the context, stays regardless).
+  cudaGetLastError();
   throw CudaError(std::string("CUDA error ") + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) +
                   ") in " + call + " at " + file + ":" + std::to_string(line));
 }
@@ -24,23 +38,50 @@ void throw_cublas_error(cublasStatus_t status, const char* call, const char* fil
 }
 
 CudaBackend::CudaBackend(int index) : index_(index) {
-  CUDA_CHECK(cudaSetDevice(index_));
-  CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, index_));
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  CUBLAS_CHECK(cublasCreate(&cublas_));
-  CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-  CUBLAS_CHECK(cublasLtCreate(&cublas_lt_));
-  workspace_bytes_ = kWorkspaceBytes;
-  CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+  try {
+    CUDA_CHECK(cudaSetDevice(index_));
+    CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, index_));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&cublas_));
+    CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    CUBLAS_CHECK(cublasLtCreate(&cublas_lt_));
+    workspace_bytes_ = kWorkspaceBytes;
+    CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+    scratch_bytes_ = kScratchBytes;
+    CUDA_CHECK(cudaMalloc(&scratch_, scratch_bytes_));
+    // Zeroed once, so that compute-sanitizer's initcheck sees no read of uninitialized memory in either.
+    CUDA_CHECK(cudaMemset(workspace_, 0, workspace_bytes_));
+    CUDA_CHECK(cudaMemset(scratch_, 0, scratch_bytes_));
+    staging_bytes_ = kStagingBytes;
+    CUDA_CHECK(cudaMallocHost(&staging_, staging_bytes_));
+  } catch (...) {
+    release();
+    throw;
+  }
 }
 
 CudaBackend::~CudaBackend() {
-  // Destructors do not throw: errors here are ignored (the process may be unwinding from a CUDA error).
+  release();
+}
+
+void CudaBackend::release() noexcept {
+  // Errors here are ignored: this runs in a destructor, and the process may be unwinding from a CUDA error.
   if (stream_) cudaStreamSynchronize(stream_);
+  matmul_plans_.reset();
+  for (const StagingRegion& region : staging_in_flight_) cudaEventDestroy(region.done);
+  staging_in_flight_.clear();
+  for (cudaEvent_t event : spare_events_) cudaEventDestroy(event);
+  spare_events_.clear();
+  if (staging_) cudaFreeHost(staging_);
+  if (scratch_) cudaFree(scratch_);
   if (workspace_) cudaFree(workspace_);
   if (cublas_lt_) cublasLtDestroy(cublas_lt_);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
+  staging_ = scratch_ = workspace_ = nullptr;
+  cublas_lt_ = nullptr;
+  cublas_ = nullptr;
+  stream_ = nullptr;
 }
 
 DeviceInfo CudaBackend::device_info() {
@@ -81,15 +122,89 @@ Tensor CudaBackend::empty(Shape shape, DType dtype) {
   return Tensor(std::move(storage), 0, std::move(shape), dtype);
 }
 
-void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaBackend::synchronize() {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  const std::lock_guard lock(staging_mutex_);
+  release_staging_regions();
+}
+
+// ---- the staging ring ---------------------------------------------------------------------------------
+
+size_t CudaBackend::acquire_staging(size_t bytes) {
+  const size_t size = round_up(bytes, kStagingAlignment);
+  const size_t begin = staging_head_ + size <= staging_bytes_ ? staging_head_ : 0;
+  const size_t end = begin + size;
+  // Events on one stream complete in order: once the youngest region overlapping [begin, end) is done, so is
+  // every region older than it.
+  ptrdiff_t youngest = -1;
+  for (size_t i = 0; i < staging_in_flight_.size(); ++i) {
+    const StagingRegion& region = staging_in_flight_[i];
+    if (region.begin < end && begin < region.end) youngest = static_cast<ptrdiff_t>(i);
+  }
+  if (youngest >= 0) {
+    CUDA_CHECK(cudaEventSynchronize(staging_in_flight_[youngest].done));
+    for (ptrdiff_t i = 0; i <= youngest; ++i) {
+      spare_events_.push_back(staging_in_flight_.front().done);
+      staging_in_flight_.pop_front();
+    }
+  }
+  staging_head_ = end;
+  return begin;
+}
+
+void CudaBackend::release_staging_regions() {
+  for (const StagingRegion& region : staging_in_flight_) spare_events_.push_back(region.done);
+  staging_in_flight_.clear();
+  staging_head_ = 0;
+}
+
+bool CudaBackend::upload_staged(const void* host, void* device, size_t bytes) {
+  if (bytes > staging_bytes_) return false;
+  const std::lock_guard lock(staging_mutex_);
+  if (spare_events_.empty()) {
+    cudaEvent_t event = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    spare_events_.push_back(event);
+  }
+  const size_t begin = acquire_staging(bytes);
+  char* region = static_cast<char*>(staging_) + begin;
+  std::memcpy(region, host, bytes);
+  CUDA_CHECK(cudaMemcpyAsync(device, region, bytes, cudaMemcpyHostToDevice, stream_));
+  const cudaEvent_t done = spare_events_.back();
+  CUDA_CHECK(cudaEventRecord(done, stream_));
+  spare_events_.pop_back();
+  staging_in_flight_.push_back({begin, begin + round_up(bytes, kStagingAlignment), done});
+  return true;
+}
+
+void CudaBackend::download(const void* device, void* host, size_t bytes) {
+  if (!bytes) return;
+  if (bytes > staging_bytes_) {
+    // Large reads go straight to the (pageable) destination.
+    CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const std::lock_guard lock(staging_mutex_);
+    release_staging_regions();
+    return;
+  }
+  const std::lock_guard lock(staging_mutex_);
+  // The copy into the staging buffer runs after every upload queued before it (stream order), so it may
+  // take any region: those uploads have read theirs by then.
+  CUDA_CHECK(cudaMemcpyAsync(staging_, device, bytes, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  release_staging_regions();
+  std::memcpy(host, staging_, bytes);
+}
 
 Tensor CudaBackend::to_host(const Tensor& t) {
   expect_defined(t, "to_host", "t");
   Tensor host = Tensor::empty(t.shape(), t.dtype());
   if (!t.bytes()) return host;
-  const cudaMemcpyKind kind = t.device() == Device::cuda ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost;
-  CUDA_CHECK(cudaMemcpyAsync(host.raw(), t.raw(), t.bytes(), kind, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (t.device() == Device::cpu) {
+    std::memcpy(host.raw(), t.raw(), t.bytes());
+    return host;
+  }
+  download(t.raw(), host.raw(), t.bytes());
   return host;
 }
 
@@ -100,17 +215,6 @@ void CudaBackend::do_zero(Tensor& t) {
     return;
   }
   CUDA_CHECK(cudaMemsetAsync(t.raw(), 0, t.bytes(), stream_));
-}
-
-void CudaBackend::do_copy(const Tensor& src, Tensor& dst) {
-  if (!src.bytes() || src.raw() == dst.raw()) return;
-  if (src.dtype() != dst.dtype()) throw std::logic_error("cuda copy: dtype conversion not implemented");
-  const bool from_device = src.device() == Device::cuda, to_device = dst.device() == Device::cuda;
-  const cudaMemcpyKind kind = from_device ? (to_device ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost)
-                                          : (to_device ? cudaMemcpyHostToDevice : cudaMemcpyHostToHost);
-  CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.bytes(), kind, stream_));
-  // A pageable host buffer may be reused by the caller as soon as this returns.
-  if (!from_device || !to_device) CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 }  // namespace minimind

@@ -10,11 +10,20 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <deque>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "backend/backend.h"
 
 namespace minimind {
+
+// The cached cuBLASLt plans of matmul (matmul.cu), one per shape, freed with the backend.
+struct MatmulPlanCache;
+struct MatmulPlanCacheDeleter {
+  void operator()(MatmulPlanCache* cache) const;
+};
 
 class CudaBackend final : public Backend {
  public:
@@ -94,6 +103,22 @@ class CudaBackend final : public Backend {
                      const Tensor& control, const Tensor& result, Tensor& compute_params) override;
 
  private:
+  // A region of the pinned staging buffer that a queued copy still reads or writes until `done`.
+  struct StagingRegion {
+    size_t begin, end;
+    cudaEvent_t done;
+  };
+
+  // Host -> device through the staging buffer: returns once `bytes` are in pinned memory, without waiting
+  // for the stream (false, and nothing done, when they do not fit).
+  bool upload_staged(const void* host, void* device, size_t bytes);
+  // Device -> host; waits for the stream (the caller reads `host` next).
+  void download(const void* device, void* host, size_t bytes);
+  // A free region of `bytes` in the staging buffer, waiting for the queued copies that still use it.
+  size_t acquire_staging(size_t bytes);
+  void release_staging_regions();  // after a stream synchronization: every region is free
+  void release() noexcept;  // frees everything the constructor took (the destructor, a failed constructor)
+
   int index_;
   int multiprocessors_ = 0;
   cudaStream_t stream_ = nullptr;
@@ -101,6 +126,19 @@ class CudaBackend final : public Backend {
   cublasLtHandle_t cublas_lt_ = nullptr;
   void* workspace_ = nullptr;  // for cuBLASLt's products
   size_t workspace_bytes_ = 0;
+  std::unique_ptr<MatmulPlanCache, MatmulPlanCacheDeleter> matmul_plans_;
+  // Device memory for the partial results of reductions inside one op (per-block sums, say): any op may use
+  // all of it, and nothing in it outlives the op (ops run in stream order, so they never overlap).
+  void* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+  // Pinned host memory for small copies, used as a ring: an upload copies into a free region and returns;
+  // the region is reused only after its event says the device has read it.
+  std::mutex staging_mutex_;
+  void* staging_ = nullptr;
+  size_t staging_bytes_ = 0;
+  size_t staging_head_ = 0;
+  std::deque<StagingRegion> staging_in_flight_;  // oldest first
+  std::vector<cudaEvent_t> spare_events_;
 };
 
 }  // namespace minimind
