@@ -83,7 +83,8 @@ int forward_command(int argc, char** argv) {
                   {"grads", "", "also write every parameter's gradient (grad.<parameter name>)"},
                   {"train", "", "training mode: MoE aux loss included, dropout active"},
                   {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
-                  {"dtype", "TYPE", "compute dtype: f32 (default) or f64"},
+                  {"dtype", "TYPE",
+                   "compute dtype: f32 (default), f64 (CPU) or bf16 (GPU, with f32 master weights; outputs in f32)"},
                   device_option(),
                   {"threads", "N", "CPU threads (default: all)"},
                   skip_memory_check_option()},
@@ -97,14 +98,21 @@ int forward_command(int argc, char** argv) {
     return 0;
   }
   const std::string dtype_text = args.text("dtype", "f32");
-  if (dtype_text != "f32" && dtype_text != "f64") throw UsageError("--dtype must be f32 or f64");
-  const DType dtype = dtype_text == "f64" ? DType::f64 : DType::f32;
+  if (dtype_text != "f32" && dtype_text != "f64" && dtype_text != "bf16")
+    throw UsageError("--dtype must be f32, f64 or bf16");
+  const Precision precision = dtype_text == "f64"    ? Precision::f64()
+                              : dtype_text == "bf16" ? Precision::bf16_mixed()
+                                                     : Precision::f32();
+  const DType dtype = precision.statistic();  // of the outputs: logits, losses (wide for bf16)
   if (args.has("ids") == args.has("input")) throw UsageError("give exactly one of --ids and --input");
   const std::string out = args.required_text("out");
   const std::unique_ptr<Backend> backend = backend_from(args);
-  check_forward_memory(args, dtype);
+  if (!backend->supports_compute(precision.compute))
+    throw UsageError("--dtype " + dtype_text + ": the " + std::string(device_name(backend->device())) +
+                     " does not compute in it");
+  check_forward_memory(args, precision.compute);
 
-  auto model = load_model(args.required_text("model"), *backend, dtype);
+  auto model = load_model(args.required_text("model"), *backend, precision);
   const int64_t vocab = model->config().vocab_size;
 
   Batch batch;

@@ -37,7 +37,7 @@ class GeneratorTest : public ::testing::Test {
       : backend_(2),
         tokenizer_(
             Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
-        model_(test_config(), backend_, DType::f64),
+        model_(test_config(), backend_, Precision::f64()),
         generator_(model_, tokenizer_) {
     model_.init_weights(5);
   }
