@@ -8,7 +8,6 @@
 #include "lab/failure_message.h"
 #include "model/memory_plan.h"
 #include "train/event_stream.h"
-#include "train/out_of_memory_error.h"
 #include "train/run_logs.h"
 #include "train/trainer.h"
 
