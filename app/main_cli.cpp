@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string>
 
+#include "backend/device_out_of_memory.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "config/model_config.h"
@@ -69,6 +70,11 @@ int main(int argc, char** argv) {
       return 1;
     } catch (const std::bad_alloc&) {
       std::cerr << "minimind " << name << ": out of memory (try a smaller batch, sequence length or model)\n";
+      return 1;
+    } catch (const minimind::DeviceOutOfMemory& e) {
+      const auto* error = dynamic_cast<const std::exception*>(&e);
+      std::cerr << "minimind " << name << ": " << (error ? error->what() : "the GPU ran out of memory")
+                << " (try a smaller batch, sequence length or model)\n";
       return 1;
     } catch (const std::exception& e) {
       std::cerr << "minimind " << name << ": " << e.what() << "\n";

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend_factory.h"
 #include "block_diagram.h"
 #include "config/presets.h"
 #include "model/memory_plan.h"
@@ -625,7 +626,8 @@ void ConfigView::refresh() {
     why_not = tr("The cost appears once the batch size and sequence length are valid.");
   if (why_not.isEmpty()) {
     try {
-      ModelSummary summary = summarize(model, train.batch_size, train.seq_len);
+      ModelSummary summary = summarize(model, train.batch_size, train.seq_len, target_);
+      summary.device = device_;
       if (memory && available) {
         summary.needed_bytes = memory->needed_bytes;
         summary.available_bytes = available->bytes;
@@ -659,7 +661,8 @@ std::optional<MemoryVerdict> ConfigView::memory_verdict(std::optional<AvailableM
   } catch (const std::exception&) {
     return std::nullopt;  // unknown: the summary says "not checked"
   }
-  MemoryRequest request = training_request(model, train.batch_size, train.seq_len, train.accumulation_steps);
+  MemoryRequest request =
+      training_request(model, train.batch_size, train.seq_len, train.accumulation_steps, target_);
   request.accumulation_name = "accumulation";  // the field's label
   return check_memory(request, *available);
 }
@@ -667,6 +670,12 @@ std::optional<MemoryVerdict> ConfigView::memory_verdict(std::optional<AvailableM
 void ConfigView::set_memory_source(std::function<AvailableMemory()> source) {
   memory_source_ = std::move(source);
   refresh();
+}
+
+void ConfigView::set_device(const QString& device, std::function<AvailableMemory()> source) {
+  device_ = device;
+  target_ = MemoryTarget::for_device(parse_device(device.toStdString()).kind);
+  set_memory_source(std::move(source));
 }
 
 // ---- files -----------------------------------------------------------------------------------------------

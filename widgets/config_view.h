@@ -2,8 +2,9 @@
 // groups, each checked on every change by core's validation (the offending field framed in red with the
 // reason beside it, Train enabled only when the run can start), with the model's cost and block diagram
 // beside the form. The memory preflight runs on every change too: a run whose estimate does not fit in the
-// available memory marks the batch size and sequence length with the verdict and keeps Train disabled. Run
-// configs save and load as the JSON file `minimind train --config` accepts.
+// available memory of the device it trains on (the CPU's, or a GPU's in bf16 mixed precision) marks the batch
+// size and sequence length with the verdict and keeps Train disabled. Run configs save and load as the JSON
+// file `minimind train --config` accepts.
 #pragma once
 
 #include <QHash>
@@ -54,6 +55,10 @@ class ConfigView : public QWidget {
   // Where the memory check reads the available memory: by default the system's (MemAvailable bounded by the
   // cgroup), read on each change. A source that throws leaves the check out ("not checked").
   void set_memory_source(std::function<AvailableMemory()> source);
+  // The device the run will train on ("cpu", "cuda:N"; the Train view's choice): the cost and the memory
+  // check are its estimate (MemoryTarget::for_device) against `source`, its memory.
+  void set_device(const QString& device, std::function<AvailableMemory()> source);
+  QString device() const { return device_; }
   BlockDiagram* block_diagram() const { return diagram_; }
 
  signals:
@@ -104,6 +109,8 @@ class ConfigView : public QWidget {
   QStringList problems_;
   bool last_valid_ = true;
   std::function<AvailableMemory()> memory_source_ = available_system_memory;
+  QString device_ = QStringLiteral("cpu");
+  MemoryTarget target_;  // of device_
 
   QComboBox* preset_ = nullptr;
   QLabel* problems_label_ = nullptr;

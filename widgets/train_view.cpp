@@ -12,6 +12,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QThread>
@@ -40,8 +41,6 @@ TrainView::TrainView(QWidget* parent) : QWidget(parent) {
   auto* device_box = new QGroupBox(tr("Device"), this);
   auto* device_form = new QHBoxLayout(device_box);
   device_ = new QComboBox(device_box);
-  device_->addItem(tr("CPU"));
-  device_->addItem(tr("GPU (CUDA)"));
   device_->setObjectName("device");
   threads_ = new QSpinBox(device_box);
   threads_->setObjectName("threads");
@@ -54,8 +53,15 @@ TrainView::TrainView(QWidget* parent) : QWidget(parent) {
   device_form->addWidget(threads_);
   device_form->addStretch();
   layout->addWidget(device_box);
-  connect(device_, &QComboBox::currentIndexChanged, this, [this] { threads_->setEnabled(!gpu_selected()); });
-  set_gpu_available(false, tr("no GPU backend in this build"));
+  connect(device_, &QComboBox::currentIndexChanged, this, [this] {
+    threads_->setEnabled(state_ == State::idle && !gpu_selected());
+    emit device_changed(device());
+  });
+  // Until the devices are listed: the CPU, and a GPU entry that says so.
+  DeviceChoice cpu, gpu;
+  gpu.spec = {Device::cuda, 0};
+  gpu.unavailable = tr("the GPUs have not been listed").toStdString();
+  set_devices({cpu, gpu});
 
   auto* controls = new QHBoxLayout;
   start_ = new QPushButton(tr("Start training"), this);
@@ -134,18 +140,62 @@ TrainView::TrainView(QWidget* parent) : QWidget(parent) {
 int TrainView::threads() const { return threads_->value(); }
 void TrainView::set_threads(int threads) { threads_->setValue(threads); }
 
-void TrainView::set_gpu_available(bool available, const QString& reason) {
-  auto* model = qobject_cast<QStandardItemModel*>(device_->model());
-  QStandardItem* gpu = model->item(1);
-  gpu->setEnabled(available);
-  gpu->setToolTip(available ? QString() : reason);
-  gpu->setText(available ? tr("GPU (CUDA)") : tr("GPU (CUDA): %1").arg(reason));
-  if (!available) device_->setCurrentIndex(0);
+namespace {
+
+// "CPU: AMD EPYC 7B13, 62.7 GiB", "GPU 0: NVIDIA H100 80GB HBM3, 79.1 GiB", "GPU (CUDA): <why not>".
+QString entry_text(const DeviceChoice& d) {
+  const bool gpu = d.spec.kind == Device::cuda;
+  if (!d.usable())
+    return gpu ? QObject::tr("GPU (CUDA): %1").arg(QString::fromStdString(d.unavailable))
+               : QObject::tr("CPU: %1").arg(QString::fromStdString(d.unavailable));
+  QString text = gpu ? QObject::tr("GPU %1").arg(d.spec.index) : QObject::tr("CPU");
+  QStringList details;
+  if (!d.name.empty()) details << QString::fromStdString(d.name);
+  if (d.total_bytes > 0) details << QString::fromStdString(format_bytes(d.total_bytes));
+  if (!details.isEmpty()) text += ": " + details.join(", ");
+  return text;
 }
 
-bool TrainView::gpu_selected() const { return device_->currentIndex() == 1; }
+}  // namespace
+
+void TrainView::set_devices(const std::vector<DeviceChoice>& devices) {
+  const QString selected = device_->count() > 0 ? device() : QStringLiteral("cpu");
+  {
+    // One device_changed at most, after the list is complete.
+    const QSignalBlocker quiet(device_);
+    devices_ = devices;
+    device_->clear();
+    auto* model = qobject_cast<QStandardItemModel*>(device_->model());
+    for (const DeviceChoice& d : devices_) {
+      device_->addItem(entry_text(d), QString::fromStdString(d.spec.name()));
+      QStandardItem* item = model->item(device_->count() - 1);
+      item->setEnabled(d.usable());
+      item->setToolTip(d.usable() ? QString() : QString::fromStdString(d.unavailable));
+    }
+    if (!select_device(selected) && !select_device(QStringLiteral("cpu"))) device_->setCurrentIndex(-1);
+  }
+  threads_->setEnabled(state_ == State::idle && !gpu_selected());
+  if (device() != selected) emit device_changed(device());
+}
+
+bool TrainView::select_device(const QString& device) {
+  for (size_t i = 0; i < devices_.size(); ++i)
+    if (devices_[i].usable() && QString::fromStdString(devices_[i].spec.name()) == device) {
+      device_->setCurrentIndex(static_cast<int>(i));
+      return true;
+    }
+  return false;
+}
+
+bool TrainView::gpu_selected() const {
+  const int index = device_->currentIndex();
+  return index >= 0 && static_cast<size_t>(index) < devices_.size() &&
+         devices_[static_cast<size_t>(index)].spec.kind == Device::cuda;
+}
+
 QString TrainView::device() const {
-  return gpu_selected() ? QStringLiteral("cuda") : QStringLiteral("cpu");
+  const QString name = device_->currentData().toString();
+  return name.isEmpty() ? QStringLiteral("cpu") : name;
 }
 
 void TrainView::set_start_allowed(bool allowed, const QString& why_not) {

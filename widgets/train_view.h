@@ -5,7 +5,9 @@
 
 #include <QString>
 #include <QWidget>
+#include <vector>
 
+#include "backend/device_list.h"
 #include "train/events.h"
 
 class QComboBox;
@@ -30,11 +32,17 @@ class TrainView : public QWidget {
 
   int threads() const;
   void set_threads(int threads);
-  // Whether a GPU can be chosen: `reason` says why not ("this build has no CUDA backend", ...).
-  void set_gpu_available(bool available, const QString& reason);
+  // The devices to offer (list_devices()): the CPU, then one entry per GPU with its name and memory ("GPU 0:
+  // NVIDIA H100 80GB HBM3, 79.1 GiB"); a GPU that cannot be used is greyed out with its reason. The
+  // selection stays on the same device when it is still usable, else goes to the CPU.
+  void set_devices(const std::vector<DeviceChoice>& devices);
+  const std::vector<DeviceChoice>& devices() const { return devices_; }
   bool gpu_selected() const;
-  // The selected device's name for the backend factory: "cpu" or "cuda".
+  // The selected device's name for the backend factory: "cpu" or "cuda:N".
   QString device() const;
+  // Selects `device` ("cpu", "cuda:N") when it is listed and usable; returns whether it did.
+  bool select_device(const QString& device);
+  QComboBox* device_box() const { return device_; }
 
   // Start is enabled only when idle and the configuration is valid; `why_not` is shown beside it.
   void set_start_allowed(bool allowed, const QString& why_not = {});
@@ -68,11 +76,14 @@ class TrainView : public QWidget {
   void resume_requested();
   void stop_requested();
   void resume_run_requested(const QString& run_dir);
+  // Another device was selected ("cpu", "cuda:N"): the cost panel shows its figures.
+  void device_changed(const QString& device);
 
  private:
   void choose_run_to_resume();
   void update_buttons();
 
+  std::vector<DeviceChoice> devices_;  // the combo box's entries, in order
   QComboBox* device_ = nullptr;
   QSpinBox* threads_ = nullptr;
   QPushButton* start_ = nullptr;

@@ -1,10 +1,11 @@
-// The CLI's side of the preflight: the flag, the system's available memory, the plans of the training
+// The CLI's side of the preflight: the flag, the device's available memory, the plans of the training
 // commands, and how a refusal reads. Sizes that the commands refuse anyway (a length beyond the model's
 // context, a non-positive batch) are left to those commands, whose messages name the flag.
 #include "cli/memory_check.h"
 
 #include <iostream>
 
+#include "backend/device_list.h"
 #include "model/memory_plan.h"
 
 namespace minimind::cli {
@@ -15,10 +16,10 @@ Option skip_memory_check_option() {
           "killed by the kernel's out-of-memory killer)"};
 }
 
-void check_memory_or_refuse(const Arguments& args, const MemoryRequest& request) {
+void check_memory_or_refuse(const Arguments& args, const MemoryRequest& request, const DeviceSpec& device) {
   AvailableMemory available;
   try {
-    available = available_system_memory();
+    available = available_memory(device);
   } catch (const std::runtime_error& e) {
     std::cerr << "warning: the memory check is skipped: " << e.what() << "\n";
     return;
@@ -32,6 +33,10 @@ void check_memory_or_refuse(const Arguments& args, const MemoryRequest& request)
   throw MemoryRefused(verdict.message + "\nTo start anyway, pass --skip_memory_check.");
 }
 
+void check_memory_or_refuse(const Arguments& args, const MemoryRequest& request) {
+  check_memory_or_refuse(args, request, parse_device(args.text("device", "cpu")));
+}
+
 MemoryRequest named_by_flags(MemoryRequest request, const std::string& batch_flag,
                              const std::string& length_flag, const std::string& accumulation_flag) {
   request.batch_name = batch_flag;
@@ -40,19 +45,25 @@ MemoryRequest named_by_flags(MemoryRequest request, const std::string& batch_fla
   return request;
 }
 
-void check_training_memory(const Arguments& args, const TrainConfig& config,
-                           const ModelConfig& model_config) {
+std::optional<TrainingPlan> check_training_memory(const Arguments& args, const TrainConfig& config,
+                                                  const ModelConfig& model_config) {
   const ModelConfig model = config.init_from ? load_config(*config.init_from / "config.json") : model_config;
-  if (config.seq_len > model.max_position_embeddings) return;  // the trainer refuses it, naming both
-  check_memory_or_refuse(args, named_by_flags(training_request(model, config.batch_size, config.seq_len,
-                                                               config.accumulation_steps),
-                                              "--batch_size", "--max_seq_len"));
+  if (config.seq_len > model.max_position_embeddings) return std::nullopt;  // the trainer refuses it
+  const DeviceSpec device = parse_device(config.device);
+  TrainingPlan plan{
+      named_by_flags(training_request(model, config.batch_size, config.seq_len, config.accumulation_steps,
+                                      MemoryTarget::for_device(device.kind)),
+                     "--batch_size", "--max_seq_len"),
+      device};
+  check_memory_or_refuse(args, plan.request, plan.device);
+  return plan;
 }
 
-void check_resumed_memory(const Arguments& args, const std::filesystem::path& run_dir) {
+std::optional<TrainingPlan> check_resumed_memory(const Arguments& args,
+                                                 const std::filesystem::path& run_dir) {
   const std::filesystem::path model_file = run_dir / "config.json",
                               train_file = run_dir / "train_config.json";
-  if (!std::filesystem::exists(model_file) || !std::filesystem::exists(train_file)) return;
+  if (!std::filesystem::exists(model_file) || !std::filesystem::exists(train_file)) return std::nullopt;
   TrainConfig config;
   ModelConfig model;
   try {
@@ -61,14 +72,18 @@ void check_resumed_memory(const Arguments& args, const std::filesystem::path& ru
   } catch (const std::exception& e) {
     // The resume takes its settings from the checkpoint, not from these files: it may still work.
     std::cerr << "warning: the memory check is skipped: " << e.what() << "\n";
-    return;
+    return std::nullopt;
   }
-  if (config.batch_size < 1 || config.seq_len < 1 || config.seq_len > model.max_position_embeddings) return;
+  if (config.batch_size < 1 || config.seq_len < 1 || config.seq_len > model.max_position_embeddings)
+    return std::nullopt;
+  const DeviceSpec device = parse_device(args.text("device", config.device));
+  TrainingPlan plan{training_request(model, config.batch_size, config.seq_len, config.accumulation_steps,
+                                     MemoryTarget::for_device(device.kind)),
+                    device};
   // The run's sizes are fixed by its checkpoints: the message names them as settings, not flags, and says how
   // to train with others.
   try {
-    check_memory_or_refuse(
-        args, training_request(model, config.batch_size, config.seq_len, config.accumulation_steps));
+    check_memory_or_refuse(args, plan.request, plan.device);
   } catch (const MemoryRefused& refused) {
     throw MemoryRefused(
         std::string(refused.what()) +
@@ -76,14 +91,32 @@ void check_resumed_memory(const Arguments& args, const std::filesystem::path& ru
         "from its latest checkpoint with minimind train --from " +
         (run_dir / "checkpoints" / "step-NNNNNN").string() + ".");
   }
+  return plan;
 }
 
 void check_evaluation_memory(const Arguments& args, const std::filesystem::path& model_dir, int64_t batch,
                              int64_t seq_len) {
   const ModelConfig model = load_config(model_dir / "config.json");
   if (batch < 1 || seq_len < 1 || seq_len > model.max_position_embeddings) return;  // evaluate_model refuses
+  const DeviceSpec device = parse_device(args.text("device", "cpu"));
   check_memory_or_refuse(
-      args, named_by_flags(evaluation_request(model, batch, seq_len), "--batch_size", "--max_seq_len"));
+      args,
+      named_by_flags(evaluation_request(model, batch, seq_len, MemoryTarget::for_device(device.kind)),
+                     "--batch_size", "--max_seq_len"),
+      device);
+}
+
+void throw_with_memory_advice(const DeviceOutOfMemory& error, const std::optional<TrainingPlan>& plan) {
+  const auto* exception = dynamic_cast<const std::exception*>(&error);
+  std::string message = exception ? exception->what() : "the device ran out of memory";
+  if (plan) {
+    try {
+      message += "\n" + out_of_memory_advice(plan->request, device_capacity(plan->device));
+    } catch (const std::exception& e) {
+      message += "\n(no advice on the sizes: " + std::string(e.what()) + ")";
+    }
+  }
+  throw std::runtime_error(message);
 }
 
 }  // namespace minimind::cli

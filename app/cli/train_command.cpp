@@ -235,12 +235,16 @@ std::string recorded_device(const std::filesystem::path& run_dir) {
 int resume_run(const Arguments& args, int argc, char** argv) {
   const std::filesystem::path run_dir = args.required_text("out_dir");
   const std::unique_ptr<Backend> backend = backend_from(args, recorded_device(run_dir));
-  check_resumed_memory(args, run_dir);
-  EventStream events;
-  auto trainer = Trainer::resume(run_dir, *backend, events);
-  write_command_line(run_dir, "resume", argc, argv);
-  RunOutput output(run_dir, trainer->step(), events, *trainer);
-  return run_trainer(*trainer, events, output);
+  const std::optional<TrainingPlan> plan = check_resumed_memory(args, run_dir);
+  try {
+    EventStream events;
+    auto trainer = Trainer::resume(run_dir, *backend, events);
+    write_command_line(run_dir, "resume", argc, argv);
+    RunOutput output(run_dir, trainer->step(), events, *trainer);
+    return run_trainer(*trainer, events, output);
+  } catch (const DeviceOutOfMemory& error) {
+    throw_with_memory_advice(error, plan);  // the trainer and its buffers are gone by now
+  }
 }
 
 }  // namespace
@@ -266,12 +270,16 @@ int train_command(int argc, char** argv) {
   if (std::filesystem::exists(config.run_dir / "checkpoints") && !std::filesystem::is_empty(config.run_dir / "checkpoints"))
     throw UsageError(config.run_dir.string() + " already holds checkpoints: continue it with minimind resume --out_dir " +
                      config.run_dir.string() + ", or choose another --out_dir");
-  check_training_memory(args, config, model_config);
-  EventStream events;
-  Trainer trainer(config, model_config, *backend, events);
-  write_command_line(config.run_dir, "train", argc, argv);
-  RunOutput output(config.run_dir, std::nullopt, events, trainer);
-  return run_trainer(trainer, events, output);
+  const std::optional<TrainingPlan> plan = check_training_memory(args, config, model_config);
+  try {
+    EventStream events;
+    Trainer trainer(config, model_config, *backend, events);
+    write_command_line(config.run_dir, "train", argc, argv);
+    RunOutput output(config.run_dir, std::nullopt, events, trainer);
+    return run_trainer(trainer, events, output);
+  } catch (const DeviceOutOfMemory& error) {
+    throw_with_memory_advice(error, plan);  // the trainer and its buffers are gone by now
+  }
 }
 
 int resume_command(int argc, char** argv) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attention_view.h"
+#include "backend/device_list.h"
 #include "config/presets.h"
 #include "config/resources.h"
 #include "config_view.h"
@@ -30,8 +31,8 @@
 #include "lab/training_controller.h"
 #include "moe_view.h"
 #include "rope_view.h"
-#include "train/checkpoint.h"
 #include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train_view.h"
 
@@ -45,6 +46,7 @@ constexpr const char* kSettingsTab = "window/tab";
 constexpr const char* kSettingsConfig = "lab/run_config";
 constexpr const char* kSettingsLastRun = "lab/last_run";
 constexpr const char* kSettingsThreads = "lab/threads";
+constexpr const char* kSettingsDevice = "lab/device";
 
 QString runs_root() {
   return QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + QStringLiteral("/runs");
@@ -130,6 +132,9 @@ MainWindow::MainWindow(std::optional<RunConfig> initial, QWidget* parent) : QMai
   connect_training();
   connect_data();
   connect_generation();
+  // The device choice: the GPUs as the driver reports them, and the cost panel on the chosen device.
+  connect(train_view_, &TrainView::device_changed, this, &MainWindow::device_changed);
+  train_view_->set_devices(list_devices());
   connect(config_view_, &ConfigView::config_changed, this, &MainWindow::config_changed);
   connect(config_view_, &ConfigView::validity_changed, this, [this](bool valid) {
     train_view_->set_start_allowed(valid, valid ? QString()
@@ -464,6 +469,11 @@ void MainWindow::refresh_attention(const QString& prompt) {
   use_training_model();
 }
 
+void MainWindow::device_changed(const QString& device) {
+  const DeviceSpec spec = parse_device(device.toStdString());
+  config_view_->set_device(device, [spec] { return available_memory(spec); });
+}
+
 void MainWindow::show_error(const QString& message) {
   error_banner_->setText(message);
   error_banner_->show();
@@ -516,6 +526,9 @@ void MainWindow::restore_settings(bool restore_config) {
   restoreState(settings.value(kSettingsState).toByteArray());
   tabs_->setCurrentIndex(settings.value(kSettingsTab, int(train_tab)).toInt());
   if (settings.contains(kSettingsThreads)) train_view_->set_threads(settings.value(kSettingsThreads).toInt());
+  // A GPU chosen last time, when it is still there and usable.
+  if (settings.contains(kSettingsDevice))
+    train_view_->select_device(settings.value(kSettingsDevice).toString());
   if (restore_config && settings.contains(kSettingsConfig)) {
     try {
       const auto json = nlohmann::json::parse(settings.value(kSettingsConfig).toString().toStdString());
@@ -537,6 +550,7 @@ void MainWindow::save_settings() const {
   settings.setValue(kSettingsState, saveState());
   settings.setValue(kSettingsTab, tabs_->currentIndex());
   settings.setValue(kSettingsThreads, train_view_->threads());
+  settings.setValue(kSettingsDevice, train_view_->device());
   settings.setValue(kSettingsConfig, QString::fromStdString(run_config_to_json(config_view_->run_config()).dump()));
   if (!last_run_dir_.isEmpty()) settings.setValue(kSettingsLastRun, last_run_dir_);
 }

@@ -77,6 +77,7 @@ class MainWindow : public QMainWindow {
   void use_training_model();
   void refresh_attention(const QString& prompt);
   void config_changed(const RunConfig& config);
+  void device_changed(const QString& device);       // the Train view's choice: the cost panel follows it
   void load_sample_tokenizer(const QString& path);  // empty: the default tokenizer
   void restore_settings(bool restore_config);
   void save_settings() const;

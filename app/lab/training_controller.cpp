@@ -2,15 +2,12 @@
 #include "lab/training_controller.h"
 
 #include <QMetaObject>
-#include <cerrno>
-#include <cstring>
-#include <new>
-#include <system_error>
 
 #include "backend/backend_factory.h"
+#include "backend/device_out_of_memory.h"
+#include "lab/failure_message.h"
 #include "model/memory_plan.h"
 #include "train/event_stream.h"
-#include "train/out_of_memory_error.h"
 #include "train/run_logs.h"
 #include "train/trainer.h"
 
@@ -18,76 +15,72 @@ namespace minimind {
 
 namespace {
 
-// Whether the error says that a disk (or a quota) is full: by its code, or by the system's text for one of
-// those codes, which the checkpoint and log writers put in their messages.
-bool is_disk_full(const std::exception& e) {
-  constexpr int kFull[] = {ENOSPC, EDQUOT};
-  if (const auto* system = dynamic_cast<const std::system_error*>(&e))
-    for (const int code : kFull)
-      if (system->code() == std::errc(code)) return true;
-  const std::string text = e.what();
-  for (const int code : kFull)
-    if (text.find(std::strerror(code)) != std::string::npos) return true;
-  return false;
-}
-
-// What a failure says in the window: an allocation failure gets advice instead of "std::bad_alloc", a full
-// disk says so first, then the details (which file, which step).
-QString plain_message(const std::exception& e) {
-  const QString advice = QObject::tr(
-      "this model, batch size and sequence length need more memory than the "
-      "machine has free. Lower the batch size or the sequence length (the "
-      "Configure view shows the estimate).");
-  if (const auto* oom = dynamic_cast<const OutOfMemoryError*>(&e))
-    return QObject::tr("Out of memory while %1 at step %2: %3")
-        .arg(oom->phase())
-        .arg(oom->step())
-        .arg(advice);
-  if (dynamic_cast<const std::bad_alloc*>(&e)) return QObject::tr("Out of memory: %1").arg(advice);
-  if (is_disk_full(e))
-    return QObject::tr(
-               "The disk is full: free some space, then resume the run from its last checkpoint. (%1)")
-        .arg(QString::fromStdString(e.what()));
-  return QString::fromStdString(e.what());
-}
-
-// The memory preflight before anything big is allocated: the verdict the Configure view shows at its fields,
-// for the model the run trains (the init_from directory's when given). Sizes the trainer refuses are left to
-// it, and so is a machine whose available memory cannot be read.
-void check_memory_before_start(const TrainConfig& config, const ModelConfig& model_config) {
+// The training plan of a run on its device (the init_from directory's model when given), as the Configure
+// view's memory check builds it; none for sizes or a device the trainer or the factory refuse, which say
+// why themselves.
+std::optional<TrainingController::Plan> training_plan(const TrainConfig& config,
+                                                      const ModelConfig& model_config) {
   const ModelConfig model = config.init_from ? load_config(*config.init_from / "config.json") : model_config;
   if (!validate(model).empty() || config.batch_size < 1 || config.seq_len < 1 ||
       config.seq_len > model.max_position_embeddings || config.accumulation_steps < 1)
-    return;
-  AvailableMemory available;
+    return std::nullopt;
+  DeviceSpec device;
   try {
-    available = available_system_memory();
-  } catch (const std::runtime_error&) {
-    return;
+    device = parse_device(config.device);
+  } catch (const DeviceNameError&) {
+    return std::nullopt;
   }
-  MemoryRequest request =
-      training_request(model, config.batch_size, config.seq_len, config.accumulation_steps);
+  MemoryRequest request = training_request(model, config.batch_size, config.seq_len,
+                                           config.accumulation_steps, MemoryTarget::for_device(device.kind));
   request.accumulation_name = "accumulation";  // the Configure view's label
-  const MemoryVerdict verdict = check_memory(request, available);
-  if (!verdict.fits) throw std::runtime_error(verdict.message);
+  return TrainingController::Plan{std::move(request), device};
 }
 
-// The same for a run to resume, at the sizes its directory records (config.json, train_config.json); what
+// The sizes a run to resume records in its directory (config.json, train_config.json), on `device`; what
 // cannot be read is left to the resume to refuse.
-void check_memory_before_resume(const std::filesystem::path& run_dir) {
+std::optional<TrainingController::Plan> resumed_plan(const std::filesystem::path& run_dir,
+                                                     const std::string& device) {
   TrainConfig config;
   ModelConfig model;
   try {
     config = load_train_config(run_dir / "train_config.json");
     model = load_config(run_dir / "config.json");
   } catch (const std::exception&) {
-    return;
+    return std::nullopt;
   }
   config.init_from.reset();  // the checkpoint holds the model now
-  check_memory_before_start(config, model);
+  config.device = device;
+  return training_plan(config, model);
 }
 
 }  // namespace
+
+// The memory preflight before anything big is allocated: the verdict the Configure view shows at its fields.
+// A device whose memory cannot be read (or a GPU that cannot be used, which the factory then refuses) is left
+// unchecked.
+void TrainingController::check_memory(const std::optional<Plan>& plan) const {
+  if (!plan) return;
+  AvailableMemory available;
+  try {
+    available = memory_source_(plan->device);
+  } catch (const std::runtime_error&) {
+    return;
+  }
+  const MemoryVerdict verdict = minimind::check_memory(plan->request, available);
+  if (!verdict.fits) throw std::runtime_error(verdict.message);
+}
+
+QString TrainingController::failure_text(const std::exception& error) const {
+  std::string advice;
+  if (dynamic_cast<const DeviceOutOfMemory*>(&error) && plan_) {
+    try {
+      advice = out_of_memory_advice(plan_->request, device_capacity(plan_->device));
+    } catch (const std::exception&) {
+      // The GPU cannot say its size now: the message keeps the general advice.
+    }
+  }
+  return failure_message(error, advice);
+}
 
 TrainingController::TrainingController(QObject* parent) : QObject(parent) {}
 
@@ -102,14 +95,16 @@ bool TrainingController::start(const TrainConfig& config, const ModelConfig& mod
     return false;
   }
   wait();
+  release_run();
   try {
-    check_memory_before_start(config, model_config);
+    plan_ = training_plan(config, model_config);
+    check_memory(plan_);
     backend_ = make_backend(config.device, config.threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = std::make_unique<Trainer>(config, model_config, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(config.run_dir, std::nullopt, *events_, log_failure_callback());
   } catch (const std::exception& e) {
-    emit failed(plain_message(e));
+    emit failed(failure_text(e));
     return false;
   }
   return launch();
@@ -122,17 +117,28 @@ bool TrainingController::resume_run(const std::filesystem::path& run_dir, const 
     return false;
   }
   wait();
+  release_run();
   try {
-    check_memory_before_resume(run_dir);
+    plan_ = resumed_plan(run_dir, device);
+    check_memory(plan_);
     backend_ = make_backend(device, threads);
     events_ = std::make_unique<EventStream>();
     trainer_ = Trainer::resume(run_dir, *backend_, *events_);
     logs_ = std::make_unique<RunLogs>(run_dir, trainer_->step(), *events_, log_failure_callback());
   } catch (const std::exception& e) {
-    emit failed(plain_message(e));
+    emit failed(failure_text(e));
     return false;
   }
   return launch();
+}
+
+void TrainingController::release_run() {
+  // The order of the members' own destruction: the logs use the trainer, which uses the stream and the
+  // backend.
+  logs_.reset();
+  trainer_.reset();
+  events_.reset();
+  backend_.reset();
 }
 
 RunLogs::FailureCallback TrainingController::log_failure_callback() {
@@ -155,7 +161,7 @@ bool TrainingController::launch() {
       reason = QString::fromStdString(trainer_->run().reason);
     } catch (const std::exception& e) {
       ok = false;
-      reason = plain_message(e);
+      reason = failure_text(e);
     } catch (...) {
       ok = false;
       reason = tr("The run failed with an error of unknown kind.");

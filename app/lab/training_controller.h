@@ -6,12 +6,16 @@
 #include <QString>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "backend/backend_factory.h"
+#include "backend/device_list.h"
+#include "config/memory_preflight.h"
 #include "config/model_config.h"
 #include "model/model_snapshot.h"
 #include "train/events.h"
@@ -27,11 +31,19 @@ class Trainer;
 class TrainingController : public QObject {
   Q_OBJECT
  public:
+  // A run's training plan as the memory preflight checks it: the estimate on the run's device (bf16 mixed
+  // precision on a GPU), kept for the advice when the GPU runs out of memory all the same.
+  struct Plan {
+    MemoryRequest request;
+    DeviceSpec device;
+  };
+
   explicit TrainingController(QObject* parent = nullptr);
   ~TrainingController() override;  // stops a running run (it ends with a checkpoint) and joins the thread
 
-  // Starts a run on the training thread. Returns false and emits failed() when a run is going or the setup
-  // is refused (bad config, unreadable data).
+  // Starts a run on config.device on the training thread. Returns false and emits failed() when a run is
+  // going or the setup is refused (bad config, unreadable data, a plan that does not fit in the device's
+  // memory). The previous run's trainer and backend are released first, so its buffers are free for this one.
   bool start(const TrainConfig& config, const ModelConfig& model_config);
   // Continues the run in `run_dir` on `device` (cpu, cuda, cuda:N) with `threads` CPU threads (0: all).
   bool resume_run(const std::filesystem::path& run_dir, const std::string& device = "cpu", int threads = 0);
@@ -53,6 +65,10 @@ class TrainingController : public QObject {
   // The probe prompt of the attention maps and sample text: the running run's from its next probe on, and
   // every later run's.
   void set_probe_prompt(const QString& prompt);
+  // Where the preflight reads a device's memory: available_memory (device_list.h) unless replaced (tests).
+  void set_memory_source(std::function<AvailableMemory(const DeviceSpec&)> source) {
+    memory_source_ = std::move(source);
+  }
 
  signals:
   void step_metrics(const minimind::StepMetrics& metrics);
@@ -74,6 +90,9 @@ class TrainingController : public QObject {
 
  private:
   bool launch();
+  void release_run();  // the last run's logs, trainer, stream and backend
+  void check_memory(const std::optional<Plan>& plan) const;  // throws the verdict when it does not fit
+  QString failure_text(const std::exception& error) const;   // with the advice for a GPU's out-of-memory
   RunLogs::FailureCallback log_failure_callback();  // tells the current trainer
   void deliver(const Event& event);                 // on the stream's thread: queued to this object's thread
 
@@ -87,6 +106,8 @@ class TrainingController : public QObject {
   std::filesystem::path run_dir_;
   std::atomic<bool> running_{false};
   std::optional<std::string> probe_prompt_;  // set_probe_prompt's, applied to each run started after it
+  std::optional<Plan> plan_;                 // of the current (or last) run; none when it was not checked
+  std::function<AvailableMemory(const DeviceSpec&)> memory_source_ = available_memory;
 };
 
 }  // namespace minimind

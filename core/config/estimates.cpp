@@ -70,6 +70,11 @@ double training_flops_per_token(const ModelConfig& config, int64_t seq_len) {
   return 6.0 * matmul_parameters + attention_products;
 }
 
+MemoryTarget MemoryTarget::for_device(Device device) {
+  return device == Device::cuda ? MemoryTarget{Device::cuda, Precision::bf16_mixed()}
+                                : MemoryTarget{Device::cpu, Precision::f32()};
+}
+
 int64_t MemoryEstimate::total() const {
   int64_t sum = 0;
   for (const Part& part : parts()) sum = saturating_add(sum, part.bytes);
@@ -77,10 +82,11 @@ int64_t MemoryEstimate::total() const {
 }
 
 std::vector<MemoryEstimate::Part> MemoryEstimate::parts() const {
-  std::vector<Part> all = {
-      {"weights", weights_bytes},       {"RoPE tables", rope_tables_bytes}, {"gradients", gradients_bytes},
-      {"AdamW state", optimizer_bytes}, {"activations", activations_bytes}, {"KV cache", kv_cache_bytes},
-      {"logits", logits_bytes}};
+  std::vector<Part> all = {{"weights", weights_bytes},         {"compute weights", compute_weights_bytes},
+                           {"RoPE tables", rope_tables_bytes}, {"gradients", gradients_bytes},
+                           {"AdamW state", optimizer_bytes},   {"activations", activations_bytes},
+                           {"KV cache", kv_cache_bytes},       {"logits", logits_bytes},
+                           {"GPU buffers", gpu_buffers_bytes}};
   std::erase_if(all, [](const Part& part) { return part.bytes == 0; });
   std::stable_sort(all.begin(), all.end(), [](const Part& a, const Part& b) { return a.bytes > b.bytes; });
   return all;
@@ -99,10 +105,15 @@ int64_t saturated_bytes(double bytes) {
   return bytes >= kLargest ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(bytes);
 }
 
-// What every workload holds: the parameters and the RoPE tables ([max_position_embeddings, head_dim] each for
-// cos and sin, built at model construction). Validates the config, batch and seq_len.
+int64_t role_bytes(int64_t values, DType dtype) {
+  return values * static_cast<int64_t>(dtype_size(dtype));
+}
+
+// What every workload holds: the parameters (master, and the compute copy when the precision keeps one), the
+// RoPE tables ([max_position_embeddings, head_dim] each for cos and sin, built at model construction) and a
+// GPU's buffers. Validates the config, batch and seq_len.
 MemoryEstimate model_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                            int64_t activations_bytes, DType dtype, const char* function) {
+                            int64_t activations_bytes, const MemoryTarget& target, const char* function) {
   const int64_t parameters = count_parameters(config).total;  // validates; at most kMaxParameters
   if (batch < 1)
     throw std::invalid_argument(std::string(function) + ": batch must be positive, found " +
@@ -111,28 +122,41 @@ MemoryEstimate model_memory(const ModelConfig& config, int64_t batch, int64_t se
   if (activations_bytes < 0)
     throw std::invalid_argument(std::string(function) + ": activations_bytes must not be negative, found " +
                                 std::to_string(activations_bytes));
-  const auto value_bytes = static_cast<int64_t>(dtype_size(dtype));
+  const Precision& precision = target.precision;
   MemoryEstimate estimate;
-  estimate.weights_bytes = parameters * value_bytes;
-  // Bounded by the config's limits: 2^22 positions x 2^16 head_dim x 2 tables x 8 bytes < 2^63.
-  estimate.rope_tables_bytes = 2 * config.max_position_embeddings * config.head_dim() * value_bytes;
+  // Bounded by the config's limits: at most kMaxParameters values, and 2^22 positions x 2^16 head_dim x 2
+  // tables, of at most 8 bytes each: below 2^63.
+  estimate.weights_bytes = role_bytes(parameters, precision.master());
+  if (precision.separate_compute_weights())
+    estimate.compute_weights_bytes = role_bytes(parameters, precision.compute);
+  estimate.rope_tables_bytes =
+      role_bytes(2 * config.max_position_embeddings * config.head_dim(), precision.statistic());
   estimate.activations_bytes = activations_bytes;
+  if (target.device == Device::cuda) estimate.gpu_buffers_bytes = gpu_buffers_bytes(batch, seq_len);
   return estimate;
 }
 
 }  // namespace
 
+int64_t gpu_buffers_bytes(int64_t batch, int64_t seq_len) {
+  const double batch_bytes =
+      static_cast<double>(batch) * static_cast<double>(seq_len) * static_cast<double>(kGpuBatchBytesPerToken);
+  return saturating_add(kGpuWorkspaceBytes + kGpuStagingBytes, saturated_bytes(batch_bytes));
+}
+
 MemoryEstimate estimate_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                               int64_t activations_bytes, DType dtype) {
-  MemoryEstimate estimate = model_memory(config, batch, seq_len, activations_bytes, dtype, "estimate_memory");
-  estimate.gradients_bytes = estimate.weights_bytes;
-  estimate.optimizer_bytes = 2 * estimate.weights_bytes;
+                               int64_t activations_bytes, const MemoryTarget& target) {
+  MemoryEstimate estimate =
+      model_memory(config, batch, seq_len, activations_bytes, target, "estimate_memory");
+  const int64_t parameters = count_parameters(config).total;
+  estimate.gradients_bytes = role_bytes(parameters, target.precision.gradient());
+  estimate.optimizer_bytes = 2 * role_bytes(parameters, target.precision.master());
   return estimate;
 }
 
 MemoryEstimate estimate_evaluation_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                                          int64_t activations_bytes, DType dtype) {
-  return model_memory(config, batch, seq_len, activations_bytes, dtype, "estimate_evaluation_memory");
+                                          int64_t activations_bytes, const MemoryTarget& target) {
+  return model_memory(config, batch, seq_len, activations_bytes, target, "estimate_evaluation_memory");
 }
 
 int64_t kv_cache_bytes(const ModelConfig& config, int64_t batch, int64_t capacity, DType dtype) {
@@ -155,14 +179,16 @@ int64_t logits_bytes(const ModelConfig& config, int64_t batch, int64_t positions
 }
 
 MemoryEstimate estimate_generation_memory(const ModelConfig& config, int64_t batch, int64_t prompt_tokens,
-                                          int64_t capacity, int64_t activations_bytes, DType dtype) {
+                                          int64_t capacity, int64_t activations_bytes,
+                                          const MemoryTarget& target) {
   MemoryEstimate estimate =
-      model_memory(config, batch, prompt_tokens, activations_bytes, dtype, "estimate_generation_memory");
+      model_memory(config, batch, prompt_tokens, activations_bytes, target, "estimate_generation_memory");
   if (capacity < prompt_tokens)
     throw std::invalid_argument("estimate_generation_memory: capacity " + std::to_string(capacity) +
                                 " must hold the prompt's " + std::to_string(prompt_tokens) + " tokens");
-  estimate.kv_cache_bytes = kv_cache_bytes(config, batch, capacity, dtype);
-  estimate.logits_bytes = logits_bytes(config, batch, prompt_tokens, dtype);
+  estimate.kv_cache_bytes = kv_cache_bytes(config, batch, capacity, target.precision.compute);
+  if (target.device == Device::cpu)
+    estimate.logits_bytes = logits_bytes(config, batch, prompt_tokens, target.precision.statistic());
   return estimate;
 }
 

@@ -117,4 +117,16 @@ MemoryVerdict check_memory(const MemoryRequest& r, const AvailableMemory& availa
   return v;
 }
 
+std::string out_of_memory_advice(const MemoryRequest& r, const AvailableMemory& capacity,
+                                 const MemoryMargin& margin) {
+  const MemoryVerdict verdict = check_memory(r, capacity, margin);
+  if (!verdict.fits) return verdict.message;
+  return r.workload + " at " + sized(r.batch_name, r.batch) + " x " + sized(r.length_name, r.length) +
+         " needs " + format_bytes(verdict.needed_bytes) + " with the safety margin, which fits in " +
+         format_bytes(capacity.bytes) + " (" + capacity.source +
+         ") when nothing else holds any of it: other processes or models held the rest. Free that memory, "
+         "or lower the " +
+         r.batch_name + ".";
+}
+
 }  // namespace minimind

@@ -69,4 +69,11 @@ struct MemoryVerdict {
 MemoryVerdict check_memory(const MemoryRequest& request, const AvailableMemory& available,
                            const MemoryMargin& margin = {});
 
+// What to advise when a device ran out of memory although the preflight let the plan start: the plan
+// against the device's whole memory (`capacity`, from device_list.h's device_capacity). When it does not fit
+// even there, the verdict's message with the sizes that do; when it does, that the rest of the memory was
+// held by something else (another process, another model) and what to do.
+std::string out_of_memory_advice(const MemoryRequest& request, const AvailableMemory& capacity,
+                                 const MemoryMargin& margin = {});
+
 }  // namespace minimind

@@ -31,6 +31,7 @@
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
 #include "model/rope_table.h"
+#include "model_summary_view.h"
 #include "moe_view.h"
 #include "rope_view.h"
 #include "support/event_loop.h"
@@ -195,6 +196,42 @@ TEST(MainWindow, TheNextWindowRestoresTheConfigurationTabAndLastRun) {
 
 namespace minimind {
 namespace {
+
+TEST(MainWindow, TheCostPanelFollowsTheChosenDeviceAndTheChoiceIsRemembered) {
+  FreshProfile profile;
+  DeviceChoice cpu, gpu;
+  gpu.spec = {Device::cuda, 0};
+  gpu.name = "NVIDIA H100 80GB HBM3";
+  gpu.total_bytes = 80LL << 30;
+  {
+    MainWindow window(quick_config());
+    // The devices this machine lists: the CPU first, then a GPU or why there is none.
+    const std::vector<DeviceChoice>& listed = window.train_view()->devices();
+    ASSERT_GE(listed.size(), 2u);
+    EXPECT_EQ(listed[0].spec.kind, Device::cpu);
+    EXPECT_EQ(listed[1].spec.kind, Device::cuda);
+    EXPECT_EQ(window.config_view()->device(), "cpu");
+    EXPECT_FALSE(window.config_view()->summary_view()->shows("Compute weights"));
+
+    window.show();
+    window.train_view()->set_devices({cpu, gpu});  // a GPU pushed in, as list_devices reports one
+    ASSERT_TRUE(window.train_view()->select_device("cuda:0"));
+    EXPECT_EQ(window.config_view()->device(), "cuda:0");
+    const ModelSummaryView* summary = window.config_view()->summary_view();
+    EXPECT_TRUE(summary->shows("Compute weights"));
+    EXPECT_TRUE(summary->field_text("Device").startsWith("cuda:0, bf16"))
+        << summary->field_text("Device").toStdString();
+    ASSERT_TRUE(window.close());
+  }
+  EXPECT_EQ(QSettings().value("lab/device").toString(), "cuda:0");
+  // The next window chooses that GPU again when this machine lists it usable, else the CPU.
+  MainWindow next(quick_config());
+  bool usable = false;
+  for (const DeviceChoice& d : next.train_view()->devices())
+    usable = usable || (d.spec.name() == "cuda:0" && d.usable());
+  EXPECT_EQ(next.train_view()->device(), usable ? "cuda:0" : "cpu");
+  EXPECT_EQ(next.config_view()->device(), next.train_view()->device());
+}
 
 TEST(MainWindow, OutOfMemoryIsShownInPlainWords) {
   FreshProfile profile;

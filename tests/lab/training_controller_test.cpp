@@ -12,12 +12,14 @@
 #include <random>
 
 #include "config/presets.h"
+#include "model/memory_plan.h"
 #include "support/event_loop.h"
 #include "support/file_contents.h"
 #include "support/one_layer_model.h"
 #include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "support/small_tmpfs.h"
+#include "text/byte_size.h"
 #include "train/checkpoint.h"
 #include "train/train_config.h"
 
@@ -194,6 +196,39 @@ TEST(TrainingController, ARunThatDoesNotFitInMemoryIsRefusedBeforeAllocating) {
       << message.toStdString();
   EXPECT_TRUE(message.contains("is available")) << message.toStdString();
   EXPECT_FALSE(controller.running());
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));
+}
+
+TEST(TrainingController, AGpuRunIsCheckedAgainstTheGpusFreeMemory) {
+  // A fake GPU of the size that holds the GPU's own estimate at batch 5: refused before the backend is made
+  // (no GPU is needed), naming the GPU and suggesting that batch.
+  ScratchDirectory dir;
+  const ModelConfig model = preset("small");
+  const MemoryTarget gpu = MemoryTarget::for_device(Device::cuda);
+  const int64_t free_bytes = MemoryMargin{}.with_margin(training_memory(model, 5, 512, gpu).total());
+  TrainingController controller;
+  std::vector<std::string> asked;
+  controller.set_memory_source([&](const DeviceSpec& device) {
+    asked.push_back(device.name());
+    return AvailableMemory{free_bytes, "cuda:1 free memory, NVIDIA H100 80GB HBM3"};
+  });
+  QString message;
+  QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
+  TrainConfig config;
+  config.data_dir = dir / "no-data";
+  config.run_dir = dir / "run";
+  config.device = "cuda:1";
+  config.batch_size = 32;
+  config.seq_len = 512;
+  EXPECT_FALSE(controller.start(config, model));
+  EXPECT_EQ(asked, std::vector<std::string>{"cuda:1"});
+  const std::string needs = "training at batch size 32 x sequence length 512 needs " +
+                            format_bytes(training_memory(model, 32, 512, gpu).total());
+  EXPECT_TRUE(message.startsWith(QString::fromStdString(needs))) << message.toStdString();
+  EXPECT_TRUE(message.contains("is available (cuda:1 free memory, NVIDIA H100 80GB HBM3)"))
+      << message.toStdString();
+  EXPECT_TRUE(message.contains("The largest batch size that fits at sequence length 512 is 5"))
+      << message.toStdString();
   EXPECT_FALSE(std::filesystem::exists(dir / "run"));
 }
 

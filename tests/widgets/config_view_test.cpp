@@ -296,6 +296,49 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   EXPECT_TRUE(summary->field_text("Available memory").endsWith("fits"));
 }
 
+TEST(ConfigView, OnAGpuTheCostAndTheCheckAreTheGpusFigures) {
+  ConfigView view;
+  combo(view, "preset")->setCurrentText("small");
+  spin(view, "batch_size")->setValue(64);
+  spin(view, "seq_len")->setValue(1024);
+  const ModelConfig model = preset("small");
+  const MemoryTarget gpu = MemoryTarget::for_device(Device::cuda);
+  const MemoryEstimate on_gpu = training_memory(model, 64, 1024, gpu);
+  const MemoryEstimate on_cpu = training_memory(model, 64, 1024);
+  // Free memory for the GPU's estimate at batch 7.
+  const int64_t free_bytes = MemoryMargin{}.with_margin(training_memory(model, 7, 1024, gpu).total());
+  int asked = 0;
+  view.set_device("cuda:0", [&] {
+    ++asked;
+    return AvailableMemory{free_bytes, "cuda:0 free memory, NVIDIA H100 80GB HBM3"};
+  });
+  EXPECT_GT(asked, 0);
+  EXPECT_EQ(view.device(), "cuda:0");
+  const ModelSummaryView* summary = view.summary_view();
+  EXPECT_EQ(summary->field_text("Device"), "cuda:0, bf16 compute, f32 master weights");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(on_gpu.total())));
+  EXPECT_TRUE(summary->shows("Compute weights"));
+  EXPECT_EQ(summary->field_text("Compute weights"),
+            QString::fromStdString(format_bytes(on_gpu.compute_weights_bytes)));
+  EXPECT_TRUE(summary->shows("GPU buffers"));
+  EXPECT_TRUE(summary->field_text("Available memory").contains("(cuda:0 free memory, NVIDIA H100 80GB HBM3)"))
+      << summary->field_text("Available memory").toStdString();
+  EXPECT_TRUE(marked(view, "batch_size"));
+  EXPECT_TRUE(view.field_reason("batch_size")
+                  .contains("The largest batch size that fits at sequence length 1024 is 7"))
+      << view.field_reason("batch_size").toStdString();
+  EXPECT_FALSE(view.train_button()->isEnabled());
+
+  // Back on the CPU: the CPU's figures, without the GPU's rows, against the CPU's memory.
+  view.set_device("cpu", [] { return AvailableMemory{int64_t{1} << 50, "MemAvailable"}; });
+  EXPECT_EQ(summary->field_text("Device"), "cpu, f32");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(on_cpu.total())));
+  EXPECT_FALSE(summary->shows("Compute weights"));
+  EXPECT_FALSE(summary->shows("GPU buffers"));
+  EXPECT_FALSE(marked(view, "batch_size"));
+  EXPECT_TRUE(view.train_button()->isEnabled());
+}
+
 TEST(ConfigView, WithoutAMemoryFigureTheCheckIsLeftOut) {
   ConfigView view;
   view.set_memory_source(

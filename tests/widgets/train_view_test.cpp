@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <QComboBox>
 #include <QLineSeries>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSpinBox>
+#include <QStandardItemModel>
 #include <cmath>
 
 #include "metric_chart.h"
@@ -114,6 +117,87 @@ TEST(TrainView, LogKeepsWarningsAndSkippedSteps) {
   const QString log = view.log_text();
   EXPECT_TRUE(log.contains("loss spike at step 12 <z = 7.1>")) << log.toStdString();  // escaped, not parsed
   EXPECT_TRUE(log.contains("Skipped step 13: gradient norm is NaN"));
+}
+
+// As list_devices() reports them, pushed in.
+DeviceChoice cpu_choice() {
+  DeviceChoice cpu;
+  cpu.name = "AMD EPYC 7B13";
+  cpu.total_bytes = 62LL << 30;
+  cpu.free_bytes = 40LL << 30;
+  return cpu;
+}
+
+DeviceChoice gpu_choice(int index, const std::string& name, int64_t total_bytes,
+                        const std::string& unavailable = {}) {
+  DeviceChoice gpu;
+  gpu.spec = {Device::cuda, index};
+  gpu.name = name;
+  gpu.total_bytes = total_bytes;
+  gpu.free_bytes = total_bytes / 2;
+  gpu.unavailable = unavailable;
+  return gpu;
+}
+
+bool entry_enabled(const TrainView& view, int index) {
+  auto* model = qobject_cast<QStandardItemModel*>(view.device_box()->model());
+  return model->item(index)->isEnabled();
+}
+
+TEST(TrainView, OneEntryPerGpuWithItsNameAndMemory) {
+  TrainView view;
+  const auto h100_bytes = static_cast<int64_t>(79.1 * (1LL << 30));
+  view.set_devices(
+      {cpu_choice(), gpu_choice(0, "NVIDIA H100 80GB HBM3", h100_bytes),
+       gpu_choice(1, "NVIDIA H100 80GB HBM3", h100_bytes, "CUDA error cudaErrorDevicesUnavailable")});
+  QComboBox* box = view.device_box();
+  ASSERT_EQ(box->count(), 3);
+  EXPECT_EQ(box->itemText(0), "CPU: AMD EPYC 7B13, 62.0 GiB");
+  EXPECT_EQ(box->itemText(1), "GPU 0: NVIDIA H100 80GB HBM3, 79.1 GiB");
+  EXPECT_EQ(box->itemText(2), "GPU (CUDA): CUDA error cudaErrorDevicesUnavailable");
+  EXPECT_TRUE(entry_enabled(view, 1));
+  EXPECT_FALSE(entry_enabled(view, 2)) << "a GPU that cannot be used is greyed out with its reason";
+  EXPECT_EQ(box->itemData(2, Qt::ToolTipRole).toString(), "CUDA error cudaErrorDevicesUnavailable");
+  EXPECT_EQ(view.device(), "cpu");
+  auto* threads = view.findChild<QSpinBox*>("threads");
+  ASSERT_NE(threads, nullptr);
+  EXPECT_TRUE(threads->isEnabled());
+
+  // Choosing the GPU: its factory name, the threads disabled, the change announced.
+  QStringList changes;
+  QObject::connect(&view, &TrainView::device_changed, [&](const QString& device) { changes << device; });
+  EXPECT_TRUE(view.select_device("cuda:0"));
+  EXPECT_EQ(view.device(), "cuda:0");
+  EXPECT_TRUE(view.gpu_selected());
+  EXPECT_FALSE(threads->isEnabled());
+  EXPECT_FALSE(view.select_device("cuda:1")) << "an unusable GPU cannot be chosen";
+  EXPECT_EQ(view.device(), "cuda:0");
+  EXPECT_EQ(changes, QStringList{"cuda:0"});
+
+  // Listed again with the GPU still there: the choice stays, without a change. Without it: back to the CPU.
+  view.set_devices({cpu_choice(), gpu_choice(0, "NVIDIA H100 80GB HBM3", h100_bytes)});
+  EXPECT_EQ(view.device(), "cuda:0");
+  EXPECT_EQ(changes, QStringList{"cuda:0"});
+  view.set_devices({cpu_choice(), gpu_choice(0, {}, 0, "no NVIDIA GPU on this machine")});
+  EXPECT_EQ(view.device(), "cpu");
+  EXPECT_FALSE(view.gpu_selected());
+  EXPECT_TRUE(threads->isEnabled());
+  EXPECT_EQ((changes), (QStringList{"cuda:0", "cpu"}));
+}
+
+TEST(TrainView, WithoutAGpuTheEntrySaysWhy) {
+  TrainView view;
+  const std::string why = "this build has no CUDA backend (nvcc was not found when it was configured)";
+  view.set_devices({cpu_choice(), gpu_choice(0, {}, 0, why)});
+  QComboBox* box = view.device_box();
+  ASSERT_EQ(box->count(), 2);
+  EXPECT_EQ(box->itemText(1).toStdString(), "GPU (CUDA): " + why);
+  EXPECT_FALSE(entry_enabled(view, 1));
+  EXPECT_FALSE(view.select_device("cuda:0"));
+  EXPECT_EQ(view.device(), "cpu");
+  // While a run trains, the device cannot change.
+  view.set_state(TrainView::State::running);
+  EXPECT_FALSE(box->isEnabled());
 }
 
 TEST(TrainView, FormatsDurationsAndSizes) {

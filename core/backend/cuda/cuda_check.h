@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/device_out_of_memory.h"
+
 namespace minimind {
 
 class CudaError : public std::runtime_error {
@@ -18,16 +20,12 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The GPU had too little free memory for an allocation.
-class DeviceOutOfMemoryError : public CudaError {
+// The GPU had too little free memory for an allocation. Code without CUDA's headers knows it by its
+// DeviceOutOfMemory base (requested_bytes(), free_bytes()).
+class DeviceOutOfMemoryError : public CudaError, public DeviceOutOfMemory {
  public:
   DeviceOutOfMemoryError(const std::string& message, int64_t requested_bytes, int64_t free_bytes)
-      : CudaError(message), requested_bytes_(requested_bytes), free_bytes_(free_bytes) {}
-  int64_t requested_bytes() const { return requested_bytes_; }
-  int64_t free_bytes() const { return free_bytes_; }
-
- private:
-  int64_t requested_bytes_, free_bytes_;
+      : CudaError(message), DeviceOutOfMemory(requested_bytes, free_bytes) {}
 };
 
 [[noreturn]] void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line);

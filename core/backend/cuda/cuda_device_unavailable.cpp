@@ -12,6 +12,11 @@ std::string cuda_unavailable_reason(int) {
 
 int cuda_device_count() { return 0; }
 
+DeviceInfo cuda_device_info(int index) {
+  throw DeviceUnavailableError("device 'cuda:" + std::to_string(index) +
+                               "': " + cuda_unavailable_reason(index));
+}
+
 std::unique_ptr<Backend> make_cuda_backend(int index) {
   throw DeviceUnavailableError("device 'cuda:" + std::to_string(index) + "': " + cuda_unavailable_reason(index));
 }

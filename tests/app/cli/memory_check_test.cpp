@@ -11,14 +11,17 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_device.h"
 #include "config/presets.h"
 #include "support/file_contents.h"
+#include "support/random_shards.h"
 #include "support/scratch_directory.h"
 #include "train/train_config.h"
 
@@ -238,6 +241,52 @@ TEST_F(MemoryCheckCliTest, ForwardRefusesAHugeBatch) {
             std::string::npos)
       << run.output;
   EXPECT_LT(run.peak_resident_bytes, kPeakResidentBound) << "the input's 40 MiB and no more";
+}
+
+// On a GPU (skipped without one): the plan is the GPU's bf16 estimate against the GPU's free memory, and
+// an out-of-memory that the check let through (--skip_memory_check) ends with the sizes that fit in the
+// GPU's whole memory. The process maps the CUDA libraries, so its resident size is not bounded here.
+class MemoryCheckCliOnAGpu : public MemoryCheckCliTest {
+ protected:
+  void SetUp() override {
+    if (!cuda_unavailable_reason(0).empty()) GTEST_SKIP() << "no GPU: " << cuda_unavailable_reason(0);
+  }
+};
+
+TEST_F(MemoryCheckCliOnAGpu, TrainIsCheckedAgainstTheGpusFreeMemory) {
+  const ChildRun run =
+      minimind({"train", "--device", "cuda:0", "--preset", "large", "--batch_size", "64", "--max_seq_len",
+                "4096", "--data_dir", dir_ / "no-data", "--out_dir", dir_ / "run"});
+  EXPECT_TRUE(run.exited);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(is available \(cuda:0 free memory, [^)]+\))")))
+      << run.output;
+  EXPECT_TRUE(std::regex_search(
+      run.output, std::regex(R"(The largest --batch_size that fits at --max_seq_len 4096 is \d+)"
+                             R"(|the longest --max_seq_len that fits at --batch_size 1 is \d+)")))
+      << run.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+TEST_F(MemoryCheckCliOnAGpu, AnOutOfMemoryDuringTrainingSaysWhatFits) {
+  fs::create_directories(dir_ / "data");
+  std::mt19937_64 rng(5);
+  for (const char* name : {"train.shard", "validation.shard"})
+    write_random_shard(dir_ / "data" / name, 6400, 100, 5000, 4097, rng);
+  const ChildRun run = minimind({"train", "--device", "cuda:0", "--preset", "large", "--batch_size", "64",
+                                 "--max_seq_len", "4096", "--max_steps", "1", "--data_dir", dir_ / "data",
+                                 "--out_dir", dir_ / "run", "--skip_memory_check"});
+  EXPECT_TRUE(run.exited) << "ended by signal " << -run.exit_code;
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("is out of memory"), std::string::npos) << run.output;
+  // Against the whole GPU: the sizes that fit there, or (a GPU large enough for the plan) that something else
+  // held the memory.
+  EXPECT_TRUE(std::regex_search(run.output, std::regex(R"(\(cuda:0 total memory, [^)]+\))"))) << run.output;
+  EXPECT_TRUE(std::regex_search(
+      run.output, std::regex(R"(The largest --batch_size that fits at --max_seq_len 4096 is \d+)"
+                             R"(|the longest --max_seq_len that fits at --batch_size 1 is \d+)"
+                             R"(|Free that memory, or lower the --batch_size)")))
+      << run.output;
 }
 
 TEST_F(MemoryCheckCliTest, EveryPlanningCommandDocumentsTheOverride) {

@@ -149,7 +149,7 @@ TEST(Estimates, MemoryOfATrainingStep) {
   const ParameterCount moe = count_parameters(preset("moe"));
   EXPECT_EQ(estimate_memory(preset("moe"), 1, 1, 0).total(), 16 * moe.total + rope_tables);
   // In f64 (gradient checks, minimind forward --dtype f64) every per-value part doubles.
-  EXPECT_EQ(estimate_memory(preset("small"), 32, 512, 0, DType::f64).total(),
+  EXPECT_EQ(estimate_memory(preset("small"), 32, 512, 0, {Device::cpu, Precision::f64()}).total(),
             32 * parameters + 2 * rope_tables);
 
   EXPECT_THROW(estimate_memory(preset("small"), 0, 512, 0), std::invalid_argument);
@@ -159,6 +159,64 @@ TEST(Estimates, MemoryOfATrainingStep) {
   // A plan too large to count saturates: the total is INT64_MAX, never a wrapped negative number.
   EXPECT_EQ(estimate_memory(preset("small"), 1, 512, std::numeric_limits<int64_t>::max()).total(),
             std::numeric_limits<int64_t>::max());
+}
+
+TEST(Estimates, MemoryOfATrainingStepOnAGpuInMixedPrecision) {
+  // precision.h's roles for bf16 compute: master weights, gradients and both AdamW moments f32, a bf16 copy
+  // of the weights for the products, RoPE tables (statistics) f32; and the CUDA backend's own buffers: 32 MiB
+  // of cuBLASLt workspace, 4 MiB of staging, 16 bytes per token of batch on the device.
+  const int64_t parameters = 25'829'888, rope_tables = 2 * 32768 * 64 * 4;
+  const MemoryTarget gpu = MemoryTarget::for_device(Device::cuda);
+  EXPECT_EQ(gpu, (MemoryTarget{Device::cuda, Precision::bf16_mixed()}));
+  EXPECT_EQ(MemoryTarget::for_device(Device::cpu), MemoryTarget{});
+  const MemoryEstimate memory = estimate_memory(preset("small"), 32, 512, 1'000'000, gpu);
+  EXPECT_EQ(memory.weights_bytes, 4 * parameters);
+  EXPECT_EQ(memory.compute_weights_bytes, 2 * parameters);
+  EXPECT_EQ(memory.gradients_bytes, 4 * parameters);
+  EXPECT_EQ(memory.optimizer_bytes, 8 * parameters);
+  EXPECT_EQ(memory.rope_tables_bytes, rope_tables);
+  EXPECT_EQ(memory.activations_bytes, 1'000'000);
+  const int64_t gpu_buffers = (32 << 20) + (4 << 20) + 16 * 32 * 512;
+  EXPECT_EQ(memory.gpu_buffers_bytes, gpu_buffers);
+  EXPECT_EQ(gpu_buffers_bytes(32, 512), gpu_buffers);
+  EXPECT_EQ(memory.total(), 18 * parameters + rope_tables + 1'000'000 + gpu_buffers);
+  // The CPU in f32 keeps no compute copy and no GPU buffers.
+  const MemoryEstimate cpu = estimate_memory(preset("small"), 32, 512, 1'000'000);
+  EXPECT_EQ(cpu.compute_weights_bytes, 0);
+  EXPECT_EQ(cpu.gpu_buffers_bytes, 0);
+  EXPECT_EQ(memory.total() - cpu.total(), 2 * parameters + gpu_buffers);
+  // A batch beyond counting saturates here too.
+  EXPECT_EQ(gpu_buffers_bytes(std::numeric_limits<int64_t>::max() / 2, 32768),
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(Estimates, TheTotalIsTheSumOfTheParts) {
+  const ModelConfig small = preset("small");
+  for (const MemoryTarget& target : {MemoryTarget{}, MemoryTarget{Device::cpu, Precision::f64()},
+                                     MemoryTarget::for_device(Device::cuda)}) {
+    for (const MemoryEstimate& e : {estimate_memory(small, 8, 256, 12'345, target),
+                                    estimate_evaluation_memory(small, 8, 256, 678, target),
+                                    estimate_generation_memory(small, 2, 10, 50, 910, target)}) {
+      const int64_t fields = e.weights_bytes + e.compute_weights_bytes + e.rope_tables_bytes +
+                             e.gradients_bytes + e.optimizer_bytes + e.activations_bytes + e.kv_cache_bytes +
+                             e.logits_bytes + e.gpu_buffers_bytes;
+      int64_t parts = 0;
+      for (const MemoryEstimate::Part& part : e.parts()) parts += part.bytes;
+      EXPECT_EQ(e.total(), fields);
+      EXPECT_EQ(parts, fields);
+    }
+  }
+}
+
+TEST(Estimates, GenerationOnAGpuHoldsItsCacheInTheComputeDtype) {
+  const ModelConfig small = preset("small");
+  const MemoryEstimate gpu =
+      estimate_generation_memory(small, 3, 20, 100, 7'000, MemoryTarget::for_device(Device::cuda));
+  EXPECT_EQ(gpu.kv_cache_bytes, kv_cache_bytes(small, 3, 100, DType::bf16));
+  EXPECT_EQ(gpu.logits_bytes, 0) << "the host copy of the logits is no GPU memory";
+  EXPECT_EQ(gpu.gradients_bytes, 0);
+  EXPECT_EQ(gpu.optimizer_bytes, 0);
+  EXPECT_EQ(gpu.gpu_buffers_bytes, gpu_buffers_bytes(3, 20));
 }
 
 TEST(Estimates, PartsComeLargestFirstWithoutTheEmptyOnes) {

@@ -122,6 +122,26 @@ TEST(MemoryPreflight, SuggestionsMatchABruteForceSearch) {
   }
 }
 
+TEST(MemoryPreflight, AdviceAfterAnOutOfMemoryComparesWithTheWholeDevice) {
+  // 64 x 128 needs 9 GiB. On a GPU of 3 GiB it could never fit: the verdict against the whole GPU, with the
+  // largest batch that fits there (16, as above).
+  const AvailableMemory small_gpu{3 * kGiB, "cuda:0 total memory, NVIDIA L4"};
+  const std::string advice = out_of_memory_advice(linear_request(64, 128, 2), small_gpu, kNoMargin);
+  EXPECT_EQ(advice, check_memory(linear_request(64, 128, 2), small_gpu, kNoMargin).message);
+  EXPECT_NE(advice.find("but 3.0 GiB is available (cuda:0 total memory, NVIDIA L4)"), std::string::npos)
+      << advice;
+  EXPECT_NE(advice.find("The largest --batch_size that fits at --max_seq_len 128 is 16"), std::string::npos)
+      << advice;
+  // On a GPU of 80 GiB it fits when nothing else holds memory: something else held the rest.
+  const std::string elsewhere = out_of_memory_advice(
+      linear_request(64, 128, 2), {80 * kGiB, "cuda:0 total memory, NVIDIA H100"}, kNoMargin);
+  EXPECT_EQ(
+      elsewhere,
+      "training at --batch_size 64 x --max_seq_len 128 needs 9.0 GiB with the safety margin, which fits in "
+      "80.0 GiB (cuda:0 total memory, NVIDIA H100) when nothing else holds any of it: other processes or "
+      "models held the rest. Free that memory, or lower the --batch_size.");
+}
+
 TEST(MemoryPreflight, RefusesTheIssuesLargePresetExample) {
   // minimind train --preset large --batch_size 64 --max_seq_len 4096 in f32. The training plan keeps, per
   // token row, 3,154,656 bytes: per layer (24) the norms' inputs and outputs, q, k, v, the attention's output
