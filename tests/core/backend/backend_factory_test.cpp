@@ -2,6 +2,7 @@
 // the accepted forms, CUDA refused as unavailable in this build (not a crash), and the CPU backend it returns
 // computing on the threads asked for. Reference: the forms documented in backend/backend_factory.h.
 #include "backend/backend_factory.h"
+#include "backend/cuda/cuda_device.h"
 
 #include <gtest/gtest.h>
 
@@ -37,19 +38,32 @@ TEST(BackendFactory, RefusesMalformedNamesNamingTheAcceptedForms) {
   }
 }
 
-TEST(BackendFactory, RefusesCudaInABuildWithoutTheCudaBackend) {
+// Where no GPU can be used (a build without CUDA, or a machine without a GPU), asking for one is refused
+// with the device's name and the reason, as an error the CLI reports (exit status 1), never an abort.
+TEST(BackendFactory, RefusesAGpuItCannotUseSayingWhy) {
   for (const std::string name : {"cuda", "cuda:1"}) {
+    const int index = parse_device(name).index;
+    const std::string why = cuda_unavailable_reason(index);
+    if (why.empty()) continue;  // this GPU exists here: the GPU tests cover it
     try {
       make_backend(name, 2);
       ADD_FAILURE() << name << " gave a backend";
     } catch (const DeviceUnavailableError& e) {
       const std::string message = e.what();
       EXPECT_NE(message.find(parse_device(name).name()), std::string::npos) << message;
-      EXPECT_NE(message.find("no CUDA backend"), std::string::npos) << message;
+      EXPECT_NE(message.find(why), std::string::npos) << message;
     }
   }
-  // The CLI prints any std::runtime_error with exit status 1.
-  EXPECT_THROW(make_backend("cuda"), std::runtime_error);
+  if (!cuda_backend_built())
+    EXPECT_NE(cuda_unavailable_reason(0).find("no CUDA backend"), std::string::npos);
+  if (cuda_device_count() == 0) EXPECT_THROW(make_backend("cuda"), std::runtime_error);
+}
+
+// A GPU number past the machine's GPUs is refused naming how many there are.
+TEST(BackendFactory, RefusesAGpuNumberPastTheLast) {
+  const std::string why = cuda_unavailable_reason(999);
+  EXPECT_FALSE(why.empty());
+  if (cuda_device_count() > 0) EXPECT_NE(why.find(std::to_string(cuda_device_count())), std::string::npos) << why;
 }
 
 TEST(BackendFactory, TheCpuBackendComputesOnTheThreadsAsked) {
