@@ -97,19 +97,21 @@ int bench_command(int argc, char** argv) {
   const double tokens_per_s = static_cast<double>(batch_size * seq_len) / step_s;
   const double flops_per_s = training_flops_per_token(config, seq_len) * tokens_per_s;
   const int64_t peak = peak_resident_bytes();
-  const int64_t planned = model.allocated_bytes() + optimizer.allocated_bytes() + step_runner.allocated_bytes();
+  const int64_t planned =
+      model.allocated_bytes() + optimizer.allocated_bytes() + step_runner.allocated_bytes();
   const int used_threads = cpu_thread_count(args);
   const std::string device = std::string(device_name(backend->device()));
   const std::string precision_text = precision_name(precision);
   // MFU needs the device's measured peak FLOP/s, which the lab does not have yet: it is reported as unknown
   // (null) rather than against a datasheet figure.
   if (args.flag("json")) {
-    std::printf("{\"impl\": \"minimind-lab\", \"device\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
-                "\"batch_size\": %lld, \"seq_len\": %lld, \"step_s\": %.4f, \"tokens_per_s\": %.1f, "
-                "\"gflops\": %.1f, \"tflops\": %.4f, \"mfu\": null, \"peak_memory_bytes\": %lld, "
-                "\"planned_device_bytes\": %lld",
-                device.c_str(), precision_text.c_str(), used_threads, (long long)batch_size, (long long)seq_len,
-                step_s, tokens_per_s, flops_per_s / 1e9, flops_per_s / 1e12, (long long)peak, (long long)planned);
+    std::printf(
+        "{\"impl\": \"minimind-lab\", \"device\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
+        "\"batch_size\": %lld, \"seq_len\": %lld, \"step_s\": %.4f, \"tokens_per_s\": %.1f, "
+        "\"gflops\": %.1f, \"tflops\": %.4f, \"mfu\": null, \"peak_memory_bytes\": %lld, "
+        "\"planned_device_bytes\": %lld",
+        device.c_str(), precision_text.c_str(), used_threads, (long long)batch_size, (long long)seq_len,
+        step_s, tokens_per_s, flops_per_s / 1e9, flops_per_s / 1e12, (long long)peak, (long long)planned);
     if (on_gpu)
       std::printf(", \"device_memory_in_use_bytes\": %lld, \"device_memory_added_bytes\": %lld",
                   (long long)device_peak, (long long)(device_peak - device_in_use_before));
@@ -119,14 +121,16 @@ int bench_command(int argc, char** argv) {
     std::printf("training step on %s (%s), %lld x %lld tokens, %s%s, median of %lld steps\n", device.c_str(),
                 backend->device_info().name.c_str(), (long long)batch_size, (long long)seq_len,
                 precision_text.c_str(), threads.c_str(), (long long)steps);
-    std::printf("  step time         %10.3f s\n  tokens/s          %10.1f\n  TFLOP/s           %10.3f\n"
-                "  MFU               %10s   (no measured peak for this device yet)\n",
-                step_s, tokens_per_s, flops_per_s / 1e12, "n/a");
+    std::printf(
+        "  step time         %10.3f s\n  tokens/s          %10.1f\n  TFLOP/s           %10.3f\n"
+        "  MFU               %10s   (no measured peak for this device yet)\n",
+        step_s, tokens_per_s, flops_per_s / 1e12, "n/a");
     std::printf("  planned buffers   %14s\n", format_bytes(planned).c_str());
     if (on_gpu)
-      std::printf("  device memory     %14s   in use at the peak (total - free, every process); %s more than "
-                  "before the model\n",
-                  format_bytes(device_peak).c_str(), format_bytes(device_peak - device_in_use_before).c_str());
+      std::printf(
+          "  device memory     %14s   in use at the peak (total - free, every process); %s more than "
+          "before the model\n",
+          format_bytes(device_peak).c_str(), format_bytes(device_peak - device_in_use_before).c_str());
     std::printf("  peak host memory  %14s\n", format_bytes(peak).c_str());
   }
   return 0;

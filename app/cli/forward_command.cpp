@@ -74,21 +74,22 @@ void check_forward_memory(const Arguments& args, DType dtype) {
 }  // namespace
 
 int forward_command(int argc, char** argv) {
-  Arguments args("forward",
-                 {{"model", "DIR", "model directory (config.json + model.safetensors)"},
-                  {"ids", "LIST", "comma-separated token ids of one sequence"},
-                  {"input", "FILE",
-                   "safetensors with input_ids [B, T] (and optional targets, loss_mask, attention_mask)"},
-                  {"out", "FILE", "safetensors to write: logits, loss, cross_entropy, aux_loss, grad.<name>"},
-                  {"grads", "", "also write every parameter's gradient (grad.<parameter name>)"},
-                  {"train", "", "training mode: MoE aux loss included, dropout active"},
-                  {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
-                  {"dtype", "TYPE",
-                   "compute dtype: f32 (default), f64 (CPU) or bf16 (GPU, with f32 master weights; outputs in f32)"},
-                  device_option(),
-                  {"threads", "N", "CPU threads (default: all)"},
-                  skip_memory_check_option()},
-                 argc, argv);
+  Arguments args(
+      "forward",
+      {{"model", "DIR", "model directory (config.json + model.safetensors)"},
+       {"ids", "LIST", "comma-separated token ids of one sequence"},
+       {"input", "FILE",
+        "safetensors with input_ids [B, T] (and optional targets, loss_mask, attention_mask)"},
+       {"out", "FILE", "safetensors to write: logits, loss, cross_entropy, aux_loss, grad.<name>"},
+       {"grads", "", "also write every parameter's gradient (grad.<parameter name>)"},
+       {"train", "", "training mode: MoE aux loss included, dropout active"},
+       {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
+       {"dtype", "TYPE",
+        "compute dtype: f32 (default), f64 (CPU) or bf16 (GPU, with f32 master weights; outputs in f32)"},
+       device_option(),
+       {"threads", "N", "CPU threads (default: all)"},
+       skip_memory_check_option()},
+      argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind forward: logits, loss and gradients of a model on token ids\n\n"
               << "Without --input, targets are the ids shifted by one and the loss is the mean cross-entropy of\n"

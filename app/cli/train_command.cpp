@@ -56,7 +56,8 @@ std::vector<Option> train_options() {
       {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
       device_option("cpu; with --resume, the run's"),
       {"precision", "NAME",
-       "auto (default: bf16 compute with f32 master weights on a GPU, f32 on the CPU), f32 or bf16; a resumed "
+       "auto (default: bf16 compute with f32 master weights on a GPU, f32 on the CPU), f32 or bf16; a "
+       "resumed "
        "run keeps its own"},
       {"threads", "N", "CPU threads (default: all)"},
       {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},

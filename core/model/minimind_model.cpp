@@ -26,17 +26,23 @@ Precision supported(const Precision& precision, const Backend& backend) {
   if (!backend.supports_compute(precision.compute))
     throw std::invalid_argument("model: the " + std::string(device_name(backend.device())) +
                                 " backend does not compute in " + std::string(dtype_name(precision.compute)) +
-                                " (precision " + precision_name(precision) + "); the CPU computes in f32 or f64, "
+                                " (precision " + precision_name(precision) +
+                                "); the CPU computes in f32 or f64, "
                                 "the GPU in f32 or bf16");
   return precision;
 }
 
-int64_t buffer_bytes(const Tensor& t) { return t.defined() ? static_cast<int64_t>(t.bytes()) : 0; }
+int64_t buffer_bytes(const Tensor& t) {
+  return t.defined() ? static_cast<int64_t>(t.bytes()) : 0;
+}
 
 }  // namespace
 
 MiniMindModel::MiniMindModel(const ModelConfig& config, Backend& backend, Precision precision)
-    : config_(validated(config)), backend_(backend), precision_(supported(precision, backend)), layout_(config_) {
+    : config_(validated(config)),
+      backend_(backend),
+      precision_(supported(precision, backend)),
+      layout_(config_) {
   parameters_ = ParameterSet(layout_, backend_, precision_.master());
   if (precision_.separate_compute_weights()) compute_ = ParameterSet(layout_, backend_, precision_.compute);
   const RopeTables tables = make_rope_tables(config_, precision_.statistic());
@@ -54,7 +60,9 @@ const ParameterSet& MiniMindModel::compute_weights() const {
   return precision_.separate_compute_weights() ? compute_ : parameters_;
 }
 
-ParameterSet* MiniMindModel::compute_copy() { return precision_.separate_compute_weights() ? &compute_ : nullptr; }
+ParameterSet* MiniMindModel::compute_copy() {
+  return precision_.separate_compute_weights() ? &compute_ : nullptr;
+}
 
 void MiniMindModel::refresh_compute_weights() {
   if (precision_.separate_compute_weights()) backend_.copy(parameters_.buffer(), compute_.buffer());
@@ -100,7 +108,8 @@ MiniMindModel::Plan& MiniMindModel::ensure_plan(int64_t batch, int64_t seq_len, 
   return *plan;
 }
 
-int64_t MiniMindModel::activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len, DType compute) {
+int64_t MiniMindModel::activation_bytes(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                        DType compute) {
   Plan plan;
   model_plan::Allocator counter{nullptr, compute};
   model_plan::build(plan, config, batch, seq_len, true, counter);
@@ -118,9 +127,9 @@ int64_t MiniMindModel::inference_activation_bytes(const ModelConfig& config, int
 int64_t MiniMindModel::allocated_activation_bytes() const { return train_plan_ ? train_plan_->bytes : 0; }
 
 int64_t MiniMindModel::allocated_bytes() const {
-  return buffer_bytes(parameters_.buffer()) + buffer_bytes(compute_.buffer()) + buffer_bytes(gradients_.buffer()) +
-         buffer_bytes(rope_cos_) + buffer_bytes(rope_sin_) + allocated_activation_bytes() +
-         (infer_plan_ ? infer_plan_->bytes : 0);
+  return buffer_bytes(parameters_.buffer()) + buffer_bytes(compute_.buffer()) +
+         buffer_bytes(gradients_.buffer()) + buffer_bytes(rope_cos_) + buffer_bytes(rope_sin_) +
+         allocated_activation_bytes() + (infer_plan_ ? infer_plan_->bytes : 0);
 }
 
 Dropout MiniMindModel::dropout_at(const Plan& plan, int64_t layer, uint64_t place) const {
@@ -169,7 +178,8 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
   if (batch.loss_mask.defined()) {
     expect_shape(batch.loss_mask, {b, t}, op, "loss_mask");
     if (batch.loss_mask.dtype() != DType::f32 && batch.loss_mask.dtype() != DType::f64)
-      throw std::invalid_argument("model.forward: loss_mask must be f32 or f64, got " + batch.loss_mask.describe());
+      throw std::invalid_argument("model.forward: loss_mask must be f32 or f64, got " +
+                                  batch.loss_mask.describe());
   }
   check_token_range(batch.input_ids, config_.vocab_size, op, "input_ids");
   check_token_range(batch.targets, config_.vocab_size, op, "targets");
@@ -207,7 +217,8 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
       backend_.moe_aux_loss_forward(s.scores, s.topk_index, b, config_.seq_aux, config_.aux_loss_alpha, aux);
   }
 
-  backend_.rmsnorm_forward(p.residual.back(), w.get("model.norm.weight"), config_.rms_norm_eps, p.norm_f, p.rstd_f);
+  backend_.rmsnorm_forward(p.residual.back(), w.get("model.norm.weight"), config_.rms_norm_eps, p.norm_f,
+                           p.rstd_f);
   backend_.matmul(p.norm_f, false, embed, true, p.logits, false);
   backend_.cross_entropy_forward(p.logits, p.targets.view({n}), p.losses, p.logsumexp);
   backend_.masked_loss_totals(p.losses, p.has_loss_mask ? p.loss_mask : Tensor{}, p.totals);
@@ -250,8 +261,9 @@ void MiniMindModel::attention_forward(int64_t layer, LayerState& s, Plan& p, boo
   const bool use_dropout = training && config_.dropout > 0;
   backend_.rmsnorm_forward(s.input, w.get(prefix + "input_layernorm.weight"), config_.rms_norm_eps, s.norm1,
                            s.rstd1);
-  backend_.matmul(s.norm1, false, w.fused(prefix + "self_attn.q_proj.weight", prefix + "self_attn.v_proj.weight"),
-                  true, p.qkv, false);
+  backend_.matmul(s.norm1, false,
+                  w.fused(prefix + "self_attn.q_proj.weight", prefix + "self_attn.v_proj.weight"), true,
+                  p.qkv, false);
   Tensor qkv = p.qkv.view({b, t, p.qkv.dim(1)});
   Tensor& k = cache ? cache->keys[static_cast<size_t>(layer)] : s.k;
   Tensor& v = cache ? cache->values[static_cast<size_t>(layer)] : s.v;
@@ -285,8 +297,8 @@ void MiniMindModel::ffn_forward(int64_t layer, LayerState& s, Plan& p, bool trai
   const ParameterSet& w = compute_weights();
   backend_.rmsnorm_forward(s.h1, w.get(layer_prefix(layer) + "post_attention_layernorm.weight"),
                            config_.rms_norm_eps, s.norm2, s.rstd2);
-  backend_.matmul(s.norm2, false, w.fused(prefix + "gate_proj.weight", prefix + "up_proj.weight"), true, s.gate_up,
-                  false);
+  backend_.matmul(s.norm2, false, w.fused(prefix + "gate_proj.weight", prefix + "up_proj.weight"), true,
+                  s.gate_up, false);
   backend_.swiglu_forward(s.gate_up, s.act);
   const Tensor down = w.get(prefix + "down_proj.weight");
   backend_.copy(s.h1, s.output);
@@ -326,7 +338,8 @@ void MiniMindModel::moe_forward(int64_t layer, LayerState& s, Plan& p, bool trai
     const std::string sp = prefix + "shared_experts." + std::to_string(j) + ".";
     Tensor& gate_up = s.shared_gate_up[static_cast<size_t>(j)];
     Tensor& act = s.shared_act[static_cast<size_t>(j)];
-    backend_.matmul(s.norm2, false, w.fused(sp + "gate_proj.weight", sp + "up_proj.weight"), true, gate_up, false);
+    backend_.matmul(s.norm2, false, w.fused(sp + "gate_proj.weight", sp + "up_proj.weight"), true, gate_up,
+                    false);
     backend_.swiglu_forward(gate_up, act);
     const Tensor down = w.get(sp + "down_proj.weight");
     if (use_dropout) {
@@ -426,7 +439,8 @@ Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, co
     options.scale = 1.0 / std::sqrt(static_cast<double>(config_.head_dim()));
     Tensor probs =
         backend_.empty({b, config_.num_attention_heads, t, cache.length_ + t}, precision_.statistic());
-    backend_.attention_probs(s.q, cache.keys[static_cast<size_t>(layer)], cache.values[static_cast<size_t>(layer)],
+    backend_.attention_probs(s.q, cache.keys[static_cast<size_t>(layer)],
+                             cache.values[static_cast<size_t>(layer)],
                              cache.has_padding ? cache.key_mask : Tensor{}, options, probs);
     attention_probs->push_back(backend_.to_host(probs));
   }

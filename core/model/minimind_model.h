@@ -77,7 +77,8 @@ class MiniMindModel {
   // precision keeps one (bf16). init_weights, load_weights and AdamW's step refresh it; whoever writes
   // parameters() otherwise calls refresh_compute_weights() before the next forward.
   const ParameterSet& compute_weights() const;
-  // The compute copy for the optimizer to refresh as it updates, or null when the ops read the master weights.
+  // The compute copy for the optimizer to refresh as it updates, or null when the ops read the master
+  // weights.
   ParameterSet* compute_copy();
   void refresh_compute_weights();
   ParameterSet& gradients();  // allocated (zeroed) on first use, in precision.gradient()
@@ -104,10 +105,11 @@ class MiniMindModel {
 
   // ---- inference with a KV cache ----
   KvCache make_cache(int64_t batch, int64_t capacity) const;
-  // Runs `input_ids` [B, T] at positions cache.length() .. + T - 1, appends their keys and values, and returns
-  // the logits [B, T, V] on the host in the statistic dtype (f32, or f64 with f64 compute). attention_mask,
-  // when given, is i32 [B, T] for these new positions. With `attention_probs`, each layer's attention
-  // probabilities [B, Hq, T, S] (S = keys so far) are returned in it on the host (the attention-map probe).
+  // Runs `input_ids` [B, T] at positions cache.length() .. + T - 1, appends their keys and values, and
+  // returns the logits [B, T, V] on the host in the statistic dtype (f32, or f64 with f64 compute).
+  // attention_mask, when given, is i32 [B, T] for these new positions. With `attention_probs`, each layer's
+  // attention probabilities [B, Hq, T, S] (S = keys so far) are returned in it on the host (the attention-map
+  // probe).
   Tensor forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask = {},
                         std::vector<Tensor>* attention_probs = nullptr);
 

@@ -14,7 +14,8 @@ using model_plan::routed_expert_weights;
 
 void MiniMindModel::backward(double loss_scale) {
   if (!have_forward_ || !train_plan_)
-    throw std::logic_error("model.backward: call forward on a batch first (each forward allows one backward)");
+    throw std::logic_error(
+        "model.backward: call forward on a batch first (each forward allows one backward)");
   Plan& p = *train_plan_;
   ParameterSet& grads = gradients();
   const ParameterSet& w = compute_weights();
@@ -70,8 +71,8 @@ void MiniMindModel::ffn_backward(int64_t layer, LayerState& s, Plan& p) {
   backend_.swiglu_backward(d_act, s.gate_up, d_gate_up);
   Tensor d_gu_weight = grads.fused(prefix + "gate_proj.weight", prefix + "up_proj.weight");
   backend_.matmul(d_gate_up, true, s.norm2, false, d_gu_weight, true);
-  backend_.matmul(d_gate_up, false, w.fused(prefix + "gate_proj.weight", prefix + "up_proj.weight"), false, p.d_norm,
-                  false);
+  backend_.matmul(d_gate_up, false, w.fused(prefix + "gate_proj.weight", prefix + "up_proj.weight"), false,
+                  p.d_norm, false);
   const std::string norm = layer_prefix(layer) + "post_attention_layernorm.weight";
   Tensor d_norm_weight = grads.get(norm);
   backend_.rmsnorm_backward(p.d_norm, s.h1, w.get(norm), s.rstd2, p.d_resid, d_norm_weight);
@@ -89,7 +90,8 @@ void MiniMindModel::moe_backward(int64_t layer, LayerState& s, Plan& p) {
     Tensor g = p.d_resid;
     if (last_dropout_) {
       backend_.copy(p.d_resid, p.d_projection);
-      backend_.dropout(p.d_projection, dropout_at(p, layer, model_plan::kSharedExperts + static_cast<uint64_t>(j)));
+      backend_.dropout(p.d_projection,
+                       dropout_at(p, layer, model_plan::kSharedExperts + static_cast<uint64_t>(j)));
       g = p.d_projection;
     }
     Tensor d_down = grads.get(sp + "down_proj.weight");
@@ -99,19 +101,22 @@ void MiniMindModel::moe_backward(int64_t layer, LayerState& s, Plan& p) {
     backend_.swiglu_backward(d_act, s.shared_gate_up[static_cast<size_t>(j)], d_gate_up);
     Tensor d_gu_weight = grads.fused(sp + "gate_proj.weight", sp + "up_proj.weight");
     backend_.matmul(d_gate_up, true, s.norm2, false, d_gu_weight, true);
-    backend_.matmul(d_gate_up, false, w.fused(sp + "gate_proj.weight", sp + "up_proj.weight"), false, p.d_norm,
-                    true);
+    backend_.matmul(d_gate_up, false, w.fused(sp + "gate_proj.weight", sp + "up_proj.weight"), false,
+                    p.d_norm, true);
   }
 
   // The routed experts, all at once over the expert-sorted rows (the forward's dispatch plan).
-  backend_.moe_combine_backward(p.d_resid, s.expert_out, s.topk_weight, s.slot_of, p.d_expert_out, p.d_topk_weight);
+  backend_.moe_combine_backward(p.d_resid, s.expert_out, s.topk_weight, s.slot_of, p.d_expert_out,
+                                p.d_topk_weight);
   if (last_dropout_) backend_.dropout(p.d_expert_out, dropout_at(p, layer, model_plan::kRoutedExperts));
   Tensor d_act = p.d_act.rows(0, routed_rows), d_gate_up = p.d_gate_up.rows(0, routed_rows);
-  backend_.expert_matmul_backward(p.d_expert_out, s.expert_act, routed_expert_weights(w, config_, layer, false),
-                                  s.expert_offsets, d_act, routed_expert_weights(grads, config_, layer, false));
+  backend_.expert_matmul_backward(p.d_expert_out, s.expert_act,
+                                  routed_expert_weights(w, config_, layer, false), s.expert_offsets, d_act,
+                                  routed_expert_weights(grads, config_, layer, false));
   backend_.swiglu_backward(d_act, s.expert_gate_up, d_gate_up);
   backend_.expert_matmul_backward(d_gate_up, s.sorted_x, routed_expert_weights(w, config_, layer, true),
-                                  s.expert_offsets, p.d_sorted, routed_expert_weights(grads, config_, layer, true));
+                                  s.expert_offsets, p.d_sorted,
+                                  routed_expert_weights(grads, config_, layer, true));
   backend_.moe_gather_backward(p.d_sorted, s.slot_of, p.d_norm);
 
   Tensor d_scores;

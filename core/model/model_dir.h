@@ -23,8 +23,9 @@ void load_weights(MiniMindModel& model, const std::filesystem::path& safetensors
 std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend,
                                           Precision precision = Precision::f32());
 
-// Writes config.json and model.safetensors (atomically each), the master weights in `storage` (f32, bf16, f16),
-// with both model.embed_tokens.weight and lm_head.weight so PyTorch's strict load_state_dict accepts them.
+// Writes config.json and model.safetensors (atomically each), the master weights in `storage` (f32, bf16,
+// f16), with both model.embed_tokens.weight and lm_head.weight so PyTorch's strict load_state_dict accepts
+// them.
 void save_model(const MiniMindModel& model, const std::filesystem::path& directory, DType storage = DType::f32);
 
 }  // namespace minimind

@@ -18,7 +18,8 @@ void build(MiniMindModel::Plan& p, const ModelConfig& c, int64_t batch, int64_t 
   const int64_t states = training ? c.num_hidden_layers : 1;
   p.layers.resize(static_cast<size_t>(states));
   p.residual.clear();
-  for (int64_t i = 0; i < (training ? c.num_hidden_layers + 1 : 2); ++i) p.residual.push_back(alloc.activation({n, h}));
+  for (int64_t i = 0; i < (training ? c.num_hidden_layers + 1 : 2); ++i)
+    p.residual.push_back(alloc.activation({n, h}));
   p.ids = alloc({batch, seq_len}, DType::i32);
   p.targets = alloc({batch, seq_len}, DType::i32);
   p.key_mask = alloc({batch, seq_len}, DType::i32);
@@ -106,8 +107,9 @@ ExpertWeights routed_expert_weights(const ParameterSet& set, const ModelConfig& 
   const ParameterEntry& first = entry(0, gate_up ? "gate_proj.weight" : "down_proj.weight");
   const ParameterEntry& last = entry(experts - 1, gate_up ? "up_proj.weight" : "down_proj.weight");
   // gate, up and down of one expert: 3 I H elements, unless the layout says otherwise.
-  const int64_t stride = experts > 1 ? entry(1, "gate_proj.weight").offset - entry(0, "gate_proj.weight").offset
-                                     : 3 * config.ffn_size() * config.hidden_size;
+  const int64_t stride = experts > 1
+                             ? entry(1, "gate_proj.weight").offset - entry(0, "gate_proj.weight").offset
+                             : 3 * config.ffn_size() * config.hidden_size;
   ExpertWeights weights;
   weights.shape = gate_up ? Shape{2 * config.ffn_size(), config.hidden_size} : first.shape;
   weights.block = set.buffer().flat(first.offset, {last.offset + last.numel() - first.offset});

@@ -33,14 +33,15 @@ struct MiniMindModel::Plan {
   int64_t bytes = 0;
   std::vector<LayerState> layers;
   std::vector<Tensor> residual;
-  std::vector<Tensor> expert_offsets;  // per layer, i32 [E + 1]: kept so that expert_load() can read them later
+  std::vector<Tensor>
+      expert_offsets;  // per layer, i32 [E + 1]: kept so that expert_load() can read them later
   Tensor ids, targets, key_mask;
   Tensor qkv, projection, router_logits, norm_f, rstd_f, logits;
   // training only: the loss and the step's device scalars
   Tensor loss_mask, logsumexp, losses, totals, step_seed, d_scale;
   // backward scratch, shared by all layers
-  Tensor d_losses, d_resid, d_norm, d_projection, d_attn, d_qkv, d_q, d_k, d_v, d_gate_up, d_act, d_expert_out,
-      d_topk_weight, d_sorted, d_scores, d_router_logits, d_router_logits_compute;
+  Tensor d_losses, d_resid, d_norm, d_projection, d_attn, d_qkv, d_q, d_k, d_v, d_gate_up, d_act,
+      d_expert_out, d_topk_weight, d_sorted, d_scores, d_router_logits, d_router_logits_compute;
   bool has_key_mask = false;
   bool has_loss_mask = false;
 };
@@ -66,8 +67,8 @@ struct Allocator {
 };
 
 // Builds every buffer of a plan. In inference only one layer's buffers exist and k / v come from the cache.
-void build(MiniMindModel::Plan& plan, const ModelConfig& config, int64_t batch, int64_t seq_len, bool training,
-           Allocator& alloc);
+void build(MiniMindModel::Plan& plan, const ModelConfig& config, int64_t batch, int64_t seq_len,
+           bool training, Allocator& alloc);
 
 // Dropout sites: each place of each layer draws its own mask, numbered (layer + 1) * 4096 + place (the
 // embedding's is layer -1). The routed experts' outputs share one mask over the expert-sorted rows.

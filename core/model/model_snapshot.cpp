@@ -20,9 +20,9 @@ ModelSnapshot take_snapshot(const MiniMindModel& model, int64_t step) {
 
 std::unique_ptr<MiniMindModel> model_from_snapshot(const ModelSnapshot& snapshot, Backend& backend) {
   if (!snapshot.weights.defined()) throw std::invalid_argument("model_from_snapshot: the snapshot holds no weights");
-  const Precision precision =
-      snapshot.weights.dtype() == DType::f64 && backend.supports_compute(DType::f64) ? Precision::f64()
-                                                                                     : default_precision(backend);
+  const Precision precision = snapshot.weights.dtype() == DType::f64 && backend.supports_compute(DType::f64)
+                                  ? Precision::f64()
+                                  : default_precision(backend);
   auto model = std::make_unique<MiniMindModel>(snapshot.config, backend, precision);
   Tensor& buffer = model->parameters().buffer();
   if (snapshot.weights.numel() != buffer.numel())

@@ -5,7 +5,9 @@
 
 namespace minimind {
 
-bool is_precision_choice(const std::string& name) { return name == "auto" || name == "f32" || name == "bf16"; }
+bool is_precision_choice(const std::string& name) {
+  return name == "auto" || name == "f32" || name == "bf16";
+}
 
 Precision default_precision(const Backend& backend) {
   return backend.supports_compute(DType::bf16) ? Precision::bf16_mixed() : Precision::f32();

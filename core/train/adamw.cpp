@@ -27,7 +27,8 @@ void AdamW::step(ParameterSet& parameters, const ParameterSet& gradients, const 
     Tensor p = parameters.buffer().flat(run.begin, shape), m = m_.buffer().flat(run.begin, shape),
            v = v_.buffer().flat(run.begin, shape);
     Tensor compute = compute_parameters ? compute_parameters->buffer().flat(run.begin, shape) : Tensor{};
-    backend_.adamw_step(p, gradients.buffer().flat(run.begin, shape), m, v, options, control, result, compute);
+    backend_.adamw_step(p, gradients.buffer().flat(run.begin, shape), m, v, options, control, result,
+                        compute);
   }
 }
 

@@ -33,8 +33,8 @@ class AdamW {
   // and step count of `control` (f64 [kStepControlSize]), and `compute_parameters` (the narrower compute copy
   // of the parameters, or null) is refreshed from them. The host's step count is not touched: the caller
   // counts the applied steps (count_applied_step) once it has read the result.
-  void step(ParameterSet& parameters, const ParameterSet& gradients, const Tensor& control, const Tensor& result,
-            ParameterSet* compute_parameters = nullptr);
+  void step(ParameterSet& parameters, const ParameterSet& gradients, const Tensor& control,
+            const Tensor& result, ParameterSet* compute_parameters = nullptr);
   // Applied updates so far: the next one's kControlAdamStep is steps() + 1.
   int64_t steps() const { return steps_; }
   void count_applied_step() { ++steps_; }

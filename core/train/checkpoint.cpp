@@ -379,7 +379,8 @@ LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backen
                                 " backend does not compute in " + std::string(dtype_name(precision.compute)));
   try {
     // load_model's pieces: it would verify the model's files again, and they have just been verified.
-    loaded.model = std::make_unique<MiniMindModel>(load_config(checkpoint_dir / kConfigFile), backend, precision);
+    loaded.model =
+        std::make_unique<MiniMindModel>(load_config(checkpoint_dir / kConfigFile), backend, precision);
     load_weights(*loaded.model, checkpoint_dir / kModelFile);
   } catch (const std::bad_alloc&) {
     throw;
@@ -423,8 +424,10 @@ std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
   return all.back();
 }
 
-ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend, Precision precision) {
-  return read_latest_intact_checkpoint(run_dir, backend, [precision](const TrainerState&) { return precision; });
+ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend,
+                                                  Precision precision) {
+  return read_latest_intact_checkpoint(run_dir, backend,
+                                       [precision](const TrainerState&) { return precision; });
 }
 
 ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend,

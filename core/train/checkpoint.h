@@ -71,11 +71,11 @@ struct LoadedCheckpoint {
 // "step-000123" (at least six digits).
 std::string checkpoint_directory_name(int64_t step);
 
-// Writes run_dir/checkpoints/step-NNNNNN/ for state.step (the model's master weights) and returns its path. An existing checkpoint of the
-// same step is replaced atomically. Temporary directories that no live writer holds are removed first. Throws
-// std::invalid_argument when the moments do not match the model's layout and dtype, CheckpointWriteError on
-// I/O failure (std::bad_alloc as itself); in every failure case no directory under the final name is created
-// or damaged, and the temporary directory is removed.
+// Writes run_dir/checkpoints/step-NNNNNN/ for state.step (the model's master weights) and returns its path.
+// An existing checkpoint of the same step is replaced atomically. Temporary directories that no live writer
+// holds are removed first. Throws std::invalid_argument when the moments do not match the model's layout and
+// dtype, CheckpointWriteError on I/O failure (std::bad_alloc as itself); in every failure case no directory
+// under the final name is created or damaged, and the temporary directory is removed.
 std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, const MiniMindModel& model,
                                        const TrainerState& state);
 

@@ -53,7 +53,8 @@ NumericalGuard::WindowStatistics NumericalGuard::statistics(const std::deque<dou
 
 double NumericalGuard::limit(const std::deque<double>& history) const {
   const WindowStatistics stats = statistics(history);
-  return stats.judged ? stats.mean + config_.z_threshold * stats.scale : std::numeric_limits<double>::infinity();
+  return stats.judged ? stats.mean + config_.z_threshold * stats.scale
+                      : std::numeric_limits<double>::infinity();
 }
 
 std::string NumericalGuard::spike_reason(const std::deque<double>& history, double value,
@@ -62,18 +63,21 @@ std::string NumericalGuard::spike_reason(const std::deque<double>& history, doub
   if (!stats.judged || value <= limit(history)) return {};
   const double z = (value - stats.mean) / stats.scale;
   std::ostringstream reason;
-  reason << name << " " << value << " is a spike: " << z << " standard deviations above the mean " << stats.mean
-         << " of the last " << history.size() << " accepted steps (threshold " << config_.z_threshold << ")";
+  reason << name << " " << value << " is a spike: " << z << " standard deviations above the mean "
+         << stats.mean << " of the last " << history.size() << " accepted steps (threshold "
+         << config_.z_threshold << ")";
   return reason.str();
 }
 
-GuardLimits NumericalGuard::limits() const { return {limit(recent_losses_), limit(recent_grad_norms_)}; }
+GuardLimits NumericalGuard::limits() const {
+  return {limit(recent_losses_), limit(recent_grad_norms_)};
+}
 
 GuardVerdict NumericalGuard::check(double loss, double grad_norm) {
   const GuardLimits bounds = limits();
   // The device's rule (update_decision): finite, and at most the limits.
-  const bool applied = std::isfinite(loss) && std::isfinite(grad_norm) && loss <= bounds.loss &&
-                       grad_norm <= bounds.grad_norm;
+  const bool applied =
+      std::isfinite(loss) && std::isfinite(grad_norm) && loss <= bounds.loss && grad_norm <= bounds.grad_norm;
   return record(loss, grad_norm, applied);
 }
 
@@ -97,8 +101,8 @@ GuardVerdict NumericalGuard::record(double loss, double grad_norm, bool applied)
       // The device skipped a step the window does not call a spike: say what it saw.
       std::ostringstream text;
       const GuardLimits bounds = limits();
-      text << "the device skipped the update: loss " << loss << " (limit " << bounds.loss << "), gradient norm "
-           << grad_norm << " (limit " << bounds.grad_norm << ")";
+      text << "the device skipped the update: loss " << loss << " (limit " << bounds.loss
+           << "), gradient norm " << grad_norm << " (limit " << bounds.grad_norm << ")";
       reason = text.str();
     }
   }

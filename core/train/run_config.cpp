@@ -170,9 +170,10 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
   if (const auto mode = train.find("mode"); mode != train.end() && mode->is_string() && *mode != "pretrain" &&
                                             *mode != "sft")
     issues.push_back({"train.mode", "must be \"pretrain\" or \"sft\", found " + describe_json_value(*mode)});
-  if (const auto precision = train.find("precision");
-      precision != train.end() && precision->is_string() && !is_precision_choice(precision->get<std::string>()))
-    issues.push_back({"train.precision", "must be \"auto\", \"f32\" or \"bf16\", found " + describe_json_value(*precision)});
+  if (const auto precision = train.find("precision"); precision != train.end() && precision->is_string() &&
+                                                      !is_precision_choice(precision->get<std::string>()))
+    issues.push_back({"train.precision",
+                      "must be \"auto\", \"f32\" or \"bf16\", found " + describe_json_value(*precision)});
   if (const auto threads = train.find("threads");
       threads != train.end() && threads->is_number_integer() &&
       (threads->get<int64_t>() < 0 || threads->get<int64_t>() > 65536))

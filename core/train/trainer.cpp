@@ -509,7 +509,8 @@ TrainOutcome Trainer::run_steps() {
     // records its verdict.
     const GuardLimits limits = s.guard.limits();
     const double lr = learning_rate_at(s.config.schedule, s.step);
-    const StepOutcome result = s.training_step->finish({lr, s.config.grad_clip, limits.loss, limits.grad_norm});
+    const StepOutcome result =
+        s.training_step->finish({lr, s.config.grad_clip, limits.loss, limits.grad_norm});
     const double loss = result.loss, aux = result.aux_loss, grad_norm = result.grad_norm;
     const GuardVerdict verdict = s.guard.record(loss, grad_norm, result.applied);
     if (verdict.action == GuardVerdict::stop) {

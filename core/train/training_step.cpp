@@ -9,7 +9,8 @@ namespace minimind {
 TrainingStep::TrainingStep(MiniMindModel& model, AdamW& optimizer, int64_t micro_steps)
     : model_(model), optimizer_(optimizer), backend_(model.backend()), micro_steps_(micro_steps) {
   if (micro_steps < 1)
-    throw std::invalid_argument("training step: micro_steps must be at least 1, got " + std::to_string(micro_steps));
+    throw std::invalid_argument("training step: micro_steps must be at least 1, got " +
+                                std::to_string(micro_steps));
   micro_totals_ = backend_.empty({micro_steps, kLossTotalsSize}, Precision::scalar());
   sum_squares_ = backend_.empty({1}, Precision::scalar());
   control_ = backend_.empty({kStepControlSize}, Precision::scalar());
@@ -68,7 +69,8 @@ StepOutcome TrainingStep::run(const Batch& batch, uint64_t dropout_seed, const S
 }
 
 int64_t TrainingStep::allocated_bytes() const {
-  return static_cast<int64_t>(micro_totals_.bytes() + sum_squares_.bytes() + control_.bytes() + result_.bytes());
+  return static_cast<int64_t>(micro_totals_.bytes() + sum_squares_.bytes() + control_.bytes() +
+                              result_.bytes());
 }
 
 }  // namespace minimind

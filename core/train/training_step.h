@@ -61,7 +61,7 @@ class TrainingStep {
   AdamW& optimizer_;
   Backend& backend_;
   int64_t micro_steps_;
-  int64_t done_ = -1;  // -1: no step begun
+  int64_t done_ = -1;    // -1: no step begun
   Tensor micro_totals_;  // f64 [M, kLossTotalsSize]
   Tensor sum_squares_;   // f64 [1]
   Tensor control_;       // f64 [kStepControlSize]

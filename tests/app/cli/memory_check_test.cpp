@@ -138,7 +138,8 @@ TEST_F(MemoryCheckCliTest, TrainRefusesTheLargePresetAt64x4096) {
   expect_refused(
       run,
       {"minimind train: training at --batch_size 64 x --max_seq_len 4096 needs 787.0 GiB (activations "
-       "770.2 GiB, AdamW state 8.4 GiB, weights 4.2 GiB), 866.0 GiB with the safety margin (10% + 256.0 MiB)"},
+       "770.2 GiB, AdamW state 8.4 GiB, weights 4.2 GiB), 866.0 GiB with the safety margin (10% + 256.0 "
+       "MiB)"},
       R"(The largest --batch_size that fits at --max_seq_len 4096 is \d+; --batch_size \d+ with )"
       R"(--accumulation_steps \d+ to keep 64 sequences per optimizer step\.)"
       R"(|Not even --batch_size 1 fits at --max_seq_len 4096; the longest --max_seq_len that fits at )"

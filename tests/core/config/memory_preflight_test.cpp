@@ -159,8 +159,9 @@ TEST(MemoryPreflight, RefusesTheIssuesLargePresetExample) {
   EXPECT_FALSE(check_memory(training_request(preset("large"), *verdict.largest_batch + 1, 4096, 1),
                             {64 * kGiB, "MemAvailable"})
                    .fits);
-  EXPECT_NE(verdict.message.find("needs 787.0 GiB (activations 770.2 GiB, AdamW state 8.4 GiB, weights 4.2 GiB)"),
-            std::string::npos)
+  EXPECT_NE(
+      verdict.message.find("needs 787.0 GiB (activations 770.2 GiB, AdamW state 8.4 GiB, weights 4.2 GiB)"),
+      std::string::npos)
       << verdict.message;
   EXPECT_NE(verdict.message.find("64.0 GiB is available (MemAvailable)"), std::string::npos);
   EXPECT_NE(verdict.message.find("with accumulation steps"), std::string::npos) << verdict.message;

@@ -35,8 +35,7 @@ class GeneratorTest : public ::testing::Test {
  protected:
   GeneratorTest()
       : backend_(2),
-        tokenizer_(
-            Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
+        tokenizer_(Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
         model_(test_config(), backend_, Precision::f64()),
         generator_(model_, tokenizer_) {
     model_.init_weights(5);

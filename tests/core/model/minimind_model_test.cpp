@@ -377,8 +377,8 @@ TEST(MiniMindModel, RangeChecksNameTheTokenOutsideTheVocabulary) {
 
 TEST(MiniMindModel, RefusesAComputeDtypeTheBackendLacks) {
   CpuBackend backend(1);
-  const std::string message =
-      invalid_argument_message([&] { MiniMindModel model(small_config(), backend, Precision::bf16_mixed()); });
+  const std::string message = invalid_argument_message(
+      [&] { MiniMindModel model(small_config(), backend, Precision::bf16_mixed()); });
   EXPECT_NE(message.find("bf16"), std::string::npos) << message;
   EXPECT_NE(message.find("cpu"), std::string::npos) << message;
 }
@@ -402,12 +402,14 @@ TEST(MiniMindModel, AsyncForwardKeepsTheLossTotalsOnTheDevice) {
   const Tensor totals = backend.to_host(model.loss_totals());
   ASSERT_EQ(totals.shape(), Shape{kLossTotalsSize});
   EXPECT_EQ(totals.data<double>()[kTotalsScored], static_cast<double>(terms.scored_tokens));
-  EXPECT_EQ(totals.data<double>()[kTotalsWeightedLoss] / totals.data<double>()[kTotalsScored], terms.cross_entropy);
+  EXPECT_EQ(totals.data<double>()[kTotalsWeightedLoss] / totals.data<double>()[kTotalsScored],
+            terms.cross_entropy);
   EXPECT_EQ(totals.data<double>()[kTotalsAuxLoss], terms.aux_loss);
   backend.zero(model.gradients().buffer());
   model.backward();
   const Tensor again = model.gradients().buffer();
-  for (int64_t i = 0; i < again.numel(); ++i) ASSERT_EQ(again.data<double>()[i], expected.data<double>()[i]) << i;
+  for (int64_t i = 0; i < again.numel(); ++i)
+    ASSERT_EQ(again.data<double>()[i], expected.data<double>()[i]) << i;
 }
 
 // The expert load is read back from the dispatch plan only when asked, for the last forward, cached or not.

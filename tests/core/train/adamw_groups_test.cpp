@@ -2,14 +2,13 @@
 // shrinks under a zero gradient; with decay on matrices only, norm weights and the embedding do not.
 // Reference: the closed form p * (1 - lr * wd) of a step with a zero gradient; a skipped step leaves the
 // parameters bit for bit.
-#include "train/adamw.h"
-
 #include <gtest/gtest.h>
 
 #include <limits>
 
 #include "backend/cpu/cpu_backend.h"
 #include "model/minimind_model.h"
+#include "train/adamw.h"
 
 namespace minimind {
 namespace {

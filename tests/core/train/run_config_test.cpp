@@ -163,11 +163,15 @@ TEST(RunConfig, WrongTypesAndUnknownKeysAreNamedWithTheirSectionAndTheFile) {
     EXPECT_NE(text.find("runs/bad.json"), std::string::npos) << text;
     EXPECT_NE(text.find("train.batch_size: expected an integer, got string \"twelve\""), std::string::npos) << text;
     const std::pair<const char*, const char*> expected[] = {
-        {"train.seq_len", "an integer"},          {"train.packed", "true or false"},
-        {"train.schedule.learning_rate", "a number"}, {"train.schedule.kind", "triangle"},
-        {"train.adamw.decay", "\"all\" or \"matrices\""}, {"train.seed", "non-negative"},
+        {"train.seq_len", "an integer"},
+        {"train.packed", "true or false"},
+        {"train.schedule.learning_rate", "a number"},
+        {"train.schedule.kind", "triangle"},
+        {"train.adamw.decay", "\"all\" or \"matrices\""},
+        {"train.seed", "non-negative"},
         {"train.precision", "\"auto\", \"f32\" or \"bf16\""},
-        {"train.batchsize", "not a setting"},     {"model.hidden_size", "an integer"},
+        {"train.batchsize", "not a setting"},
+        {"model.hidden_size", "an integer"},
     };
     for (const auto& [field, words] : expected) {
       const ConfigIssue* issue = find_issue(error.issues(), field);

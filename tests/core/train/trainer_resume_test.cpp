@@ -153,7 +153,8 @@ TEST_F(TrainerResume, AGpuRunInBf16ResumesOnTheCpuInF32) {
       if (message.find(text) != std::string::npos) return true;
     return false;
   };
-  EXPECT_TRUE(said("the run was trained on cuda and continues on cpu")) << ::testing::PrintToString(warnings.messages);
+  EXPECT_TRUE(said("the run was trained on cuda and continues on cpu"))
+      << ::testing::PrintToString(warnings.messages);
   EXPECT_TRUE(said("the run computed in bf16, which cpu cannot: it continues in f32"))
       << ::testing::PrintToString(warnings.messages);
   EXPECT_EQ(parameters_of(dir_ / "moved" / "checkpoints" / "step-000012", backend_), expected);

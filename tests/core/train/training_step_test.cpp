@@ -85,7 +85,8 @@ TEST(TrainingStep, MatchesAdamWAndClippingByHand) {
     }
     EXPECT_EQ(optimizer.steps(), 1);
 
-    // The first AdamW update: m_hat = g, v_hat = g^2 (bias-corrected), p -= lr (m_hat / (sqrt(v_hat) + eps) + wd p).
+    // The first AdamW update: m_hat = g, v_hat = g^2 (bias-corrected), p -= lr (m_hat / (sqrt(v_hat) + eps) +
+    // wd p).
     const double* p0 = before.data<double>();
     const double* g = gradients.data<double>();
     const Tensor after = model.parameters().buffer();
@@ -106,7 +107,8 @@ TEST(TrainingStep, MicroStepsEqualOneBatchAsLarge) {
     MiniMindModel split(config, backend, Precision::f64()), whole(config, backend, Precision::f64());
     split.init_weights(5);
     whole.init_weights(5);
-    AdamW split_optimizer(split.layout(), backend, DType::f64), whole_optimizer(whole.layout(), backend, DType::f64);
+    AdamW split_optimizer(split.layout(), backend, DType::f64),
+        whole_optimizer(whole.layout(), backend, DType::f64);
     TrainingStep split_step(split, split_optimizer, 3), whole_step(whole, whole_optimizer, 1);
     std::mt19937_64 rng(6);
     const Batch batch = random_batch(6, 7, 64, rng);
@@ -117,7 +119,9 @@ TEST(TrainingStep, MicroStepsEqualOneBatchAsLarge) {
     split_step.begin();
     for (int64_t micro = 0; micro < 3; ++micro)
       split_step.micro_step({batch.input_ids.rows(2 * micro, 2 * micro + 2),
-                             batch.targets.rows(2 * micro, 2 * micro + 2), {}, {}},
+                             batch.targets.rows(2 * micro, 2 * micro + 2),
+                             {},
+                             {}},
                             0);
     const StepOutcome a = split_step.finish(settings);
     const StepOutcome b = whole_step.run(batch, 0, settings);
@@ -273,7 +277,8 @@ TEST(TrainingStep, Bf16OnTheGpuFollowsF32OnTheCpu) {
     model.init_weights(7);
     EXPECT_EQ(model.parameters().buffer().dtype(), DType::f32);
     EXPECT_EQ(model.compute_weights().buffer().dtype(), DType::bf16);
-    AdamW reference_optimizer(reference.layout(), cpu, DType::f32), optimizer(model.layout(), *gpu, DType::f32);
+    AdamW reference_optimizer(reference.layout(), cpu, DType::f32),
+        optimizer(model.layout(), *gpu, DType::f32);
     TrainingStep reference_step(reference, reference_optimizer, 2), step(model, optimizer, 2);
     std::mt19937_64 rng(8);
     StepSettings settings;
@@ -290,7 +295,8 @@ TEST(TrainingStep, Bf16OnTheGpuFollowsF32OnTheCpu) {
       const StepOutcome expected = reference_step.finish(settings), got = step.finish(settings);
       EXPECT_TRUE(got.applied);
       EXPECT_NEAR(got.loss, expected.loss, 0.02 * expected.loss) << "moe " << moe << " step " << s;
-      EXPECT_NEAR(got.grad_norm, expected.grad_norm, 0.1 * expected.grad_norm) << "moe " << moe << " step " << s;
+      EXPECT_NEAR(got.grad_norm, expected.grad_norm, 0.1 * expected.grad_norm)
+          << "moe " << moe << " step " << s;
     }
     EXPECT_EQ(optimizer.steps(), 3);
   }
