@@ -20,6 +20,10 @@ JOBS=${JOBS:-16}
 BUILD_DIR=${BUILD_DIR:-build-gpu}
 DEPS_DIR=${DEPS_DIR:-build-gpu-deps}  # built or adjusted dependencies, kept between runs on one machine
 CUDA_TESTS_MINIMUM=${CUDA_TESTS_MINIMUM:-100}  # GPU tests that must run (none may skip on a GPU)
+# The long GPU checks run as their own stage (LOSS_CURVE=1), not with the quick ones.
+CUDA_TESTS_EXCLUDE=${CUDA_TESTS_EXCLUDE:-'^cuda\.loss_curve'}
+LOSS_CURVE=${LOSS_CURVE:-0}
+LIMIT_LOSS_CURVE=${LIMIT_LOSS_CURVE:-240}
 # compute-sanitizer runs these gtest filters of cuda_tests (our own tests, then the conformance suite in f32).
 MEMCHECK_FILTER=${MEMCHECK_FILTER:-'Cuda*:*cuda_f32_*'}
 RACECHECK_FILTER=${RACECHECK_FILTER:-'Cuda*:*cuda_f32_*'}
@@ -195,7 +199,7 @@ cli=$BUILD_DIR/app/minimind
 if [[ -x $cuda_tests ]]; then
   ((built)) || note "the build failed, but cuda_tests was built: running it"
   # Several test processes share the GPU; none of them needs much of it.
-  stage cuda-tests "$LIMIT_CUDA_TESTS" "$out/cuda.log" ctest --test-dir "$BUILD_DIR" -R '^cuda\.' -j8 \
+  stage cuda-tests "$LIMIT_CUDA_TESTS" "$out/cuda.log" ctest --test-dir "$BUILD_DIR" -R '^cuda\.' -E "$CUDA_TESTS_EXCLUDE" -j8 \
     --output-on-failure --timeout 120 --output-junit "$out/cuda.xml"
   if [[ -f $out/cuda.xml ]]; then
     note "cuda tests: $(junit_counts "$out/cuda.xml")"
@@ -231,6 +235,10 @@ done
 
 # ---- later steps: the CLI on the GPU -----------------------------------------------------------------
 # A few steps of the CLI's demo training on the GPU: the prerequisite of the two stages after it.
+if ((LOSS_CURVE)) && [[ -x $cuda_tests ]]; then
+  stage loss-curve "$LIMIT_LOSS_CURVE" "$later_log" ctest --test-dir "$BUILD_DIR" -R '^cuda\.loss_curve' -V
+fi
+
 cli_demo() {
   stage cli-demo "$LIMIT_CLI" "$later_log" "$cli" demo --device cuda --steps 3 --batch_size 2 --seq_len 32
 }
