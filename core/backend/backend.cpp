@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "backend/argument_check.h"
 
@@ -99,7 +100,8 @@ void Backend::copy(const Tensor& src, Tensor& dst) {
       check.fail(arg, "should be on the host or on " + std::string(device_name(device())) + ", got " +
                           t->describe());
   if (dst.numel() != src.numel())
-    check.fail(src.describe() + " into " + dst.describe() + " (element counts differ)");
+    check.fail("dst", dst.describe() + " should hold the " + std::to_string(src.numel()) +
+                          " elements of 'src' " + src.describe());
   if (src.dtype() != dst.dtype()) {
     if (!is_floating(src.dtype()) || !is_floating(dst.dtype()))
       check.fail("dst", "should be " + std::string(dtype_name(src.dtype())) + " like 'src' (only f64, f32, " +
