@@ -11,11 +11,11 @@ constexpr DType kComputeCandidates[] = {DType::f32, DType::f64, DType::bf16, DTy
 
 }  // namespace
 
-bool is_floating(DType dtype) {
+bool ArgumentCheck::floating(DType dtype) {
   return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::bf16 || dtype == DType::f16;
 }
 
-bool overlaps(const Tensor& x, const Tensor& y) {
+bool ArgumentCheck::overlap(const Tensor& x, const Tensor& y) {
   if (x.bytes() == 0 || y.bytes() == 0 || x.device() != y.device()) return false;
   const char* x_begin = static_cast<const char*>(x.raw());
   const char* y_begin = static_cast<const char*>(y.raw());

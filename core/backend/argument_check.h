@@ -32,6 +32,10 @@ class ArgumentCheck {
   // dtype of this backend.
   DType statistic(const Tensor& t, int rank, std::string_view arg) const;
 
+  static bool floating(DType dtype);  // f64, f32, bf16 or f16
+  // Whether two tensors of one device share bytes.
+  static bool overlap(const Tensor& x, const Tensor& y);
+
   // The probability in [0, 1) and, when active, the step seed i32 [2] on the device.
   void dropout(const Dropout& dropout, std::string_view arg) const;
   // `count` >= 1 matrices of a 2-D shape, at a stride that keeps them apart, inside a block of `dtype`.
@@ -43,9 +47,5 @@ class ArgumentCheck {
   const Backend& backend_;
   std::string_view op_;
 };
-
-bool is_floating(DType dtype);
-// Whether two tensors of one device share bytes.
-bool overlaps(const Tensor& x, const Tensor& y);
 
 }  // namespace minimind

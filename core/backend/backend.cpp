@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "backend/argument_check.h"
 
@@ -99,12 +100,13 @@ void Backend::copy(const Tensor& src, Tensor& dst) {
       check.fail(arg, "should be on the host or on " + std::string(device_name(device())) + ", got " +
                           t->describe());
   if (dst.numel() != src.numel())
-    check.fail(src.describe() + " into " + dst.describe() + " (element counts differ)");
+    check.fail("dst", dst.describe() + " should hold the " + std::to_string(src.numel()) +
+                          " elements of 'src' " + src.describe());
   if (src.dtype() != dst.dtype()) {
-    if (!is_floating(src.dtype()) || !is_floating(dst.dtype()))
+    if (!ArgumentCheck::floating(src.dtype()) || !ArgumentCheck::floating(dst.dtype()))
       check.fail("dst", "should be " + std::string(dtype_name(src.dtype())) + " like 'src' (only f64, f32, " +
                             "bf16 and f16 convert), got " + dst.describe());
-    if (overlaps(src, dst)) check.fail("dst", "shares memory with 'src' but has another dtype");
+    if (ArgumentCheck::overlap(src, dst)) check.fail("dst", "shares memory with 'src' but has another dtype");
   }
   do_copy(src, dst);
 }
@@ -158,7 +160,7 @@ void Backend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool tr
                         std::to_string(b_inner) + ", but 'a' " + a.describe() +
                         (transpose_a ? " (transposed)" : "") + " has " + std::to_string(inner));
   expect_shape(out, {rows, columns}, "matmul", "out");
-  if (overlaps(out, a) || overlaps(out, b))
+  if (ArgumentCheck::overlap(out, a) || ArgumentCheck::overlap(out, b))
     check.fail("out", out.describe() + " shares memory with an operand");
   do_matmul(a, transpose_a, b, transpose_b, out, accumulate);
 }
@@ -487,7 +489,7 @@ void Backend::expert_matmul(const Tensor& x, const ExpertWeights& weights, const
                               std::to_string(x.dim(1)) + " columns of 'x' " + x.describe());
   check.indices(expert_offsets, {weights.count + 1}, "expert_offsets");
   check.tensor(out, {x.dim(0), weights.shape[0]}, dtype, "out");
-  if (overlaps(out, x) || overlaps(out, weights.block))
+  if (ArgumentCheck::overlap(out, x) || ArgumentCheck::overlap(out, weights.block))
     check.fail("out", out.describe() + " shares memory with an operand");
   do_expert_matmul(x, weights, expert_offsets, out);
 }
@@ -508,9 +510,10 @@ void Backend::expert_matmul_backward(const Tensor& d_out, const Tensor& x, const
     check.fail("d_weights", "should hold " + std::to_string(weights.count) + " matrices of " +
                                 shape_string(weights.shape) + " like 'weights', got " +
                                 std::to_string(d_weights.count) + " of " + shape_string(d_weights.shape));
-  if (overlaps(d_x, d_out) || overlaps(d_x, x) || overlaps(d_x, weights.block))
+  if (ArgumentCheck::overlap(d_x, d_out) || ArgumentCheck::overlap(d_x, x) ||
+      ArgumentCheck::overlap(d_x, weights.block))
     check.fail("d_x", d_x.describe() + " shares memory with an operand");
-  if (overlaps(d_weights.block, d_out) || overlaps(d_weights.block, x))
+  if (ArgumentCheck::overlap(d_weights.block, d_out) || ArgumentCheck::overlap(d_weights.block, x))
     check.fail("d_weights", d_weights.block.describe() + " shares memory with an operand");
   do_expert_matmul_backward(d_out, x, weights, expert_offsets, d_x, d_weights);
 }

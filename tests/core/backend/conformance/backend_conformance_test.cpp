@@ -204,8 +204,9 @@ TEST_P(AttentionConformance, ForwardProbsAndBackward) {
                                      options_under_test, out.under_test, lse.under_test);
 
   const std::vector<bool> sees = rows_seeing_a_real_key(c);
-  for (const double x : ctx.result(out).span<double>()) ASSERT_TRUE(std::isfinite(x)) << "out holds " << x;
-  for (const double x : ctx.result(lse).span<double>()) ASSERT_TRUE(std::isfinite(x)) << "lse holds " << x;
+  const Tensor out_values = ctx.result(out), lse_values = ctx.result(lse);
+  for (const double x : out_values.span<double>()) ASSERT_TRUE(std::isfinite(x)) << "out holds " << x;
+  for (const double x : lse_values.span<double>()) ASSERT_TRUE(std::isfinite(x)) << "lse holds " << x;
   ctx.expect_close(out, c.tolerance, "out", [&](int64_t i) { return sees[i / (Hq * D)]; });
   // lse [B, Hq, T]: row (b, t) of head h.
   ctx.expect_close(lse, c.tolerance, "lse", [&](int64_t i) { return sees[(i / (Hq * T)) * T + i % T]; });

@@ -363,7 +363,7 @@ inline const std::vector<ExpertMatmulCase> kExpertMatmulCases = {
     {"first_middle_last_experts_empty", {0, 5, 0, 7, 1, 0}, 0, 24, 37, 0, f32_within(1e-5).with_bf16(2e-2)},
     {"one_expert_takes_every_row", {0, 0, 13, 0}, 0, 64, 48, 0, f32_within(1e-5).with_bf16(2e-2)},
     {"strided_block_rows_past_the_plan", {3, 1, 4}, 5, 33, 17, 11, f32_within(1e-5).with_bf16(2e-2)},
-    {"single_row_experts_head_dim_128",
+    {"single_row_experts_in_128_out_64",
      {1, 1, 1, 1, 1, 1, 1, 1},
      0,
      128,

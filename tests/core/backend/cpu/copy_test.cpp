@@ -103,7 +103,7 @@ TEST(CpuCopy, RejectsMismatches) {
   Tensor floats = Tensor::zeros({3}, DType::f32);
   expect_rejects([&] { backend.copy(ids, floats); }, "dst");  // indices do not convert
   Tensor longer = Tensor::zeros({4}, DType::i32);
-  EXPECT_THROW(backend.copy(ids, longer), std::invalid_argument);
+  expect_rejects([&] { backend.copy(ids, longer); }, "dst");
   Tensor none;
   expect_rejects([&] { backend.copy(ids, none); }, "dst");
   expect_rejects([&] { backend.copy(Tensor(), floats); }, "src");
