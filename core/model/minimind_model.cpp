@@ -104,7 +104,7 @@ MiniMindModel::Plan& MiniMindModel::ensure_plan(int64_t batch, int64_t seq_len, 
   model_plan::Allocator alloc{&backend_, precision_.compute};
   model_plan::build(*plan, config_, batch, seq_len, for_training, alloc);
   plan->bytes = alloc.bytes;
-  if (for_training) have_forward_ = false;
+  if (for_training) have_forward_ = have_totals_ = false;
   return *plan;
 }
 
@@ -223,6 +223,7 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
   backend_.cross_entropy_forward(p.logits, p.targets.view({n}), p.losses, p.logsumexp);
   backend_.masked_loss_totals(p.losses, p.has_loss_mask ? p.loss_mask : Tensor{}, p.totals);
   have_forward_ = true;
+  have_totals_ = true;
   last_training_ = training;
   last_dropout_ = use_dropout;
   last_plan_ = &p;
@@ -242,7 +243,7 @@ LossTerms MiniMindModel::forward(const Batch& batch, bool training, uint64_t dro
 }
 
 const Tensor& MiniMindModel::loss_totals() const {
-  if (!train_plan_ || !have_forward_) throw std::logic_error("model.loss_totals: no forward has run");
+  if (!train_plan_ || !have_totals_) throw std::logic_error("model.loss_totals: no forward has run");
   return train_plan_->totals;
 }
 
