@@ -194,7 +194,7 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
   if (p.has_loss_mask) backend_.copy(batch.loss_mask, p.loss_mask);  // converts to the statistic dtype
   const bool use_dropout = training && config_.dropout > 0;
   if (use_dropout) {
-    // The one upload of the forward: the seed every dropout site mixes its own number into.
+    // The micro-step's seed, on the device: every dropout site mixes its own number into it.
     Tensor seed = Tensor::empty({2}, DType::i32);
     seed.data<int32_t>()[0] = static_cast<int32_t>(static_cast<uint32_t>(dropout_seed));
     seed.data<int32_t>()[1] = static_cast<int32_t>(static_cast<uint32_t>(dropout_seed >> 32));
