@@ -253,9 +253,10 @@ constexpr int64_t kGiB = int64_t{1} << 30;
 
 TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   ConfigView view;
-  view.set_memory_source([] { return AvailableMemory{64 * kGiB, "MemAvailable"}; });
+  view.set_memory_source([] { return AvailableMemory{24 * kGiB, "MemAvailable"}; });
   EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
-  // The example: the large preset at 64 x 4096 (3.8 TiB) used to leave Train enabled.
+  // The example: the large preset at 64 x 4096 (787 GiB) used to leave Train enabled; in 24 GiB not
+  // even one sequence of 4096 fits.
   combo(view, "preset")->setCurrentText("large");
   spin(view, "batch_size")->setValue(64);
   spin(view, "seq_len")->setValue(4096);
@@ -265,7 +266,7 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
         r.accumulation_name = "accumulation";
         return r;
       }(),
-      {64 * kGiB, "MemAvailable"});
+      {24 * kGiB, "MemAvailable"});
   ASSERT_FALSE(verdict.fits);
   EXPECT_FALSE(view.valid());
   EXPECT_FALSE(view.train_button()->isEnabled());
@@ -273,17 +274,17 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   EXPECT_TRUE(marked(view, "seq_len"));
   EXPECT_FALSE(marked(view, "hidden_size"));
   EXPECT_EQ(view.field_reason("batch_size").toStdString(), verdict.message);
-  EXPECT_TRUE(view.field_reason("batch_size").contains("needs 3.8 TiB (activations 3.8 TiB"));
+  EXPECT_TRUE(view.field_reason("batch_size").contains("needs 787.0 GiB (activations 770.2 GiB"));
   EXPECT_TRUE(
       view.field_reason("batch_size").contains("the longest sequence length that fits at batch size 1 is"));
   EXPECT_TRUE(
-      view.field_reason("seq_len").contains("Needs 4.1 TiB with the safety margin; 64.0 GiB is available"));
+      view.field_reason("seq_len").contains("Needs 866.0 GiB with the safety margin; 24.0 GiB is available"));
   EXPECT_TRUE(
       view.problems().join("\n").contains("memory: training at batch size 64 x sequence length 4096"));
   const ModelSummaryView* summary = view.summary_view();
-  EXPECT_EQ(summary->field_text("Total memory"), "3.8 TiB");
+  EXPECT_EQ(summary->field_text("Total memory"), "787.0 GiB");
   EXPECT_EQ(summary->field_text("Available memory"),
-            "64.0 GiB (MemAvailable); 4.1 TiB with the safety margin does not fit");
+            "24.0 GiB (MemAvailable); 866.0 GiB with the safety margin does not fit");
 
   // The suggested length fits: the marks go and Train comes back.
   ASSERT_TRUE(verdict.largest_length.has_value());
