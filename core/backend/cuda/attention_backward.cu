@@ -12,8 +12,9 @@
 //   the query rows that see them, head by head of the group, in chunks of 32 staged in shared memory; lane
 //   j handles row j of the chunk, then each lane sums its head dims of dS q and Z P dO.
 // A row that saw only padded keys has a saved lse near -1e9 that lost its digits in f32; its lse over the
-// unpadded scores is recomputed (unmasked_row_lse), and P for it ignores the padding, as the forward did.
-// Limits: D even, at most 256; shared memory about 100 KB at D = 256.
+// scores without the padding is recomputed (unmasked_row_lse), and P for it ignores the padding, as the
+// forward did.
+// Limits: D at most 256; shared memory about 100 KB at D = 256.
 #include <cmath>
 
 #include "backend/cuda/attention_common.cuh"

@@ -12,7 +12,7 @@
 // sees only padded keys. The padding is kept as a second level instead: a row's running max and sum hold
 // only its unpadded keys once it has seen one (the padded ones then weigh exp(-1e9) = 0 exactly), or all
 // its keys while it has seen none (the common -1e9 cancels in the softmax). lse adds -1e9 to such a row.
-// Limits: D even, at most 256 (kMaxHeadDim); shared memory (16 D + 64 D + 32) * 4 bytes, 82 KB at D = 256.
+// Limits: D at most 256 (kMaxHeadDim); shared memory (80 D + 32) * 4 bytes, 82 KB at D = 256.
 #include <cmath>
 
 #include "backend/cuda/attention_common.cuh"
