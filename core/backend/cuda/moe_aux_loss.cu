@@ -29,10 +29,10 @@ __device__ void count_choices(const int32_t* topk_index, int64_t rows, int k, in
   __syncthreads();
 }
 
-__global__ void aux_loss_forward_kernel(const float* __restrict__ scores,
-                                        const int32_t* __restrict__ topk_index, int64_t groups,
-                                        int64_t rows_per_group, int num_experts, int k, double scale,
-                                        double* __restrict__ aux) {
+__global__ void __launch_bounds__(kAuxForwardThreads)
+    aux_loss_forward_kernel(const float* __restrict__ scores, const int32_t* __restrict__ topk_index,
+                            int64_t groups, int64_t rows_per_group, int num_experts, int k, double scale,
+                            double* __restrict__ aux) {
   extern __shared__ int count[];
   const int64_t group_elements = rows_per_group * num_experts;
   // Thread i visits elements i, i + blockDim, ... of each group; its expert advances by blockDim mod E.
@@ -54,9 +54,10 @@ __global__ void aux_loss_forward_kernel(const float* __restrict__ scores,
 }
 
 // Block (g, chunk) counts group g's choices and writes its chunk of the group's gradient rows.
-__global__ void aux_loss_backward_kernel(const int32_t* __restrict__ topk_index, int64_t rows_per_group,
-                                         int num_experts, int k, double scale,
-                                         const double* __restrict__ d_aux, float* __restrict__ d_scores) {
+__global__ void __launch_bounds__(kAuxBackwardThreads)
+    aux_loss_backward_kernel(const int32_t* __restrict__ topk_index, int64_t rows_per_group, int num_experts,
+                             int k, double scale, const double* __restrict__ d_aux,
+                             float* __restrict__ d_scores) {
   extern __shared__ int count[];
   const int64_t g = blockIdx.x;
   count_choices(topk_index + g * rows_per_group * k, rows_per_group, k, num_experts, count);

@@ -45,8 +45,9 @@ __device__ int warp_exclusive_scan(int* values, int n, int stride) {
 
 // table [E][T + 1] in shared memory: column t < T counts thread t's slots per expert, then becomes the
 // thread's next slot within the expert's block; column T holds the expert's total, then its offset.
-__global__ void plan_kernel(const int32_t* __restrict__ expert, int64_t slots, int num_experts,
-                            int32_t* __restrict__ offsets, int32_t* __restrict__ slot_of) {
+__global__ void __launch_bounds__(kMaxPlanThreads)
+    plan_kernel(const int32_t* __restrict__ expert, int64_t slots, int num_experts,
+                int32_t* __restrict__ offsets, int32_t* __restrict__ slot_of) {
   extern __shared__ int table[];
   const int threads = blockDim.x, t = threadIdx.x, stride = threads + 1;
   const int lane = t % kWarpSize, warp = t / kWarpSize, warps = threads / kWarpSize;
