@@ -11,7 +11,8 @@
 #include "cli/demo_sample.h"
 #include "cli/device_option.h"
 #include "cli/model_options.h"
-#include "cli/training_step.h"
+#include "cli/precision_option.h"
+#include "train/training_step.h"
 
 namespace minimind::cli {
 
@@ -22,6 +23,7 @@ int demo_command(int argc, char** argv) {
   options.push_back({"seq_len", "N", "bytes per sequence (default 128)"});
   options.push_back({"learning_rate", "X", "AdamW learning rate (default 2e-3)"});
   options.push_back(device_option());
+  options.push_back(precision_option());
   options.push_back({"threads", "N", "CPU threads (default: all)"});
   options.push_back({"seed", "N", "initialisation and sampling seed (default 0)"});
   Arguments args("demo", options, argc, argv);
@@ -41,9 +43,14 @@ int demo_command(int argc, char** argv) {
   if (config.vocab_size < 256) throw UsageError("the demo feeds raw bytes: vocab_size must be at least 256");
 
   const std::unique_ptr<Backend> backend = backend_from(args);
-  MiniMindModel model(config, *backend);
+  const Precision precision = precision_from(args, *backend);
+  MiniMindModel model(config, *backend, precision);
   model.init_weights(seed);
-  AdamW optimizer(model.layout(), *backend, DType::f32);
+  AdamW optimizer(model.layout(), *backend, precision.master());
+  TrainingStep training_step(model, optimizer);
+  StepSettings settings;
+  settings.learning_rate = learning_rate;
+  settings.max_grad_norm = 1.0;
   std::printf("demo: %.2f M parameters, %lld x %lld bytes per step, loss starts near ln(vocab) = %.2f\n",
               model.layout().total() / 1e6, (long long)batch_size, (long long)seq_len,
               std::log(static_cast<double>(config.vocab_size)));
@@ -60,10 +67,10 @@ int demo_command(int argc, char** argv) {
         batch.targets.data<int32_t>()[b * seq_len + t] = static_cast<unsigned char>(kDemoSample[offset + t + 1]);
       }
     }
-    const StepOutcome outcome = training_step(model, optimizer, batch, learning_rate, 1.0, seed + step);
+    const StepOutcome outcome = training_step.run(batch, seed + static_cast<uint64_t>(step), settings);
     if (step == 1 || step % 5 == 0 || step == steps) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-      std::printf("step %4lld  loss %7.4f  grad norm %7.3f  %6.1f s\n", (long long)step, outcome.loss.loss,
+      std::printf("step %4lld  loss %7.4f  grad norm %7.3f  %6.1f s\n", (long long)step, outcome.loss,
                   outcome.grad_norm, elapsed);
       std::fflush(stdout);
     }

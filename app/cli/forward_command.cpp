@@ -74,20 +74,22 @@ void check_forward_memory(const Arguments& args, DType dtype) {
 }  // namespace
 
 int forward_command(int argc, char** argv) {
-  Arguments args("forward",
-                 {{"model", "DIR", "model directory (config.json + model.safetensors)"},
-                  {"ids", "LIST", "comma-separated token ids of one sequence"},
-                  {"input", "FILE",
-                   "safetensors with input_ids [B, T] (and optional targets, loss_mask, attention_mask)"},
-                  {"out", "FILE", "safetensors to write: logits, loss, cross_entropy, aux_loss, grad.<name>"},
-                  {"grads", "", "also write every parameter's gradient (grad.<parameter name>)"},
-                  {"train", "", "training mode: MoE aux loss included, dropout active"},
-                  {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
-                  {"dtype", "TYPE", "compute dtype: f32 (default) or f64"},
-                  device_option(),
-                  {"threads", "N", "CPU threads (default: all)"},
-                  skip_memory_check_option()},
-                 argc, argv);
+  Arguments args(
+      "forward",
+      {{"model", "DIR", "model directory (config.json + model.safetensors)"},
+       {"ids", "LIST", "comma-separated token ids of one sequence"},
+       {"input", "FILE",
+        "safetensors with input_ids [B, T] (and optional targets, loss_mask, attention_mask)"},
+       {"out", "FILE", "safetensors to write: logits, loss, cross_entropy, aux_loss, grad.<name>"},
+       {"grads", "", "also write every parameter's gradient (grad.<parameter name>)"},
+       {"train", "", "training mode: MoE aux loss included, dropout active"},
+       {"dropout_seed", "N", "seed of the dropout masks in training mode (default 0)"},
+       {"dtype", "TYPE",
+        "compute dtype: f32 (default), f64 (CPU) or bf16 (GPU, with f32 master weights; outputs in f32)"},
+       device_option(),
+       {"threads", "N", "CPU threads (default: all)"},
+       skip_memory_check_option()},
+      argc, argv);
   if (args.help_requested()) {
     std::cout << "minimind forward: logits, loss and gradients of a model on token ids\n\n"
               << "Without --input, targets are the ids shifted by one and the loss is the mean cross-entropy of\n"
@@ -97,14 +99,21 @@ int forward_command(int argc, char** argv) {
     return 0;
   }
   const std::string dtype_text = args.text("dtype", "f32");
-  if (dtype_text != "f32" && dtype_text != "f64") throw UsageError("--dtype must be f32 or f64");
-  const DType dtype = dtype_text == "f64" ? DType::f64 : DType::f32;
+  if (dtype_text != "f32" && dtype_text != "f64" && dtype_text != "bf16")
+    throw UsageError("--dtype must be f32, f64 or bf16");
+  const Precision precision = dtype_text == "f64"    ? Precision::f64()
+                              : dtype_text == "bf16" ? Precision::bf16_mixed()
+                                                     : Precision::f32();
+  const DType dtype = precision.statistic();  // of the outputs: logits, losses (wide for bf16)
   if (args.has("ids") == args.has("input")) throw UsageError("give exactly one of --ids and --input");
   const std::string out = args.required_text("out");
   const std::unique_ptr<Backend> backend = backend_from(args);
-  check_forward_memory(args, dtype);
+  if (!backend->supports_compute(precision.compute))
+    throw UsageError("--dtype " + dtype_text + ": the " + std::string(device_name(backend->device())) +
+                     " does not compute in it");
+  check_forward_memory(args, precision.compute);
 
-  auto model = load_model(args.required_text("model"), *backend, dtype);
+  auto model = load_model(args.required_text("model"), *backend, precision);
   const int64_t vocab = model->config().vocab_size;
 
   Batch batch;

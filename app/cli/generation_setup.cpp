@@ -8,6 +8,7 @@
 #include "cli/memory_check.h"
 #include "config/resources.h"
 #include "model/model_dir.h"
+#include "model/precision_choice.h"
 
 namespace minimind::cli {
 
@@ -98,7 +99,7 @@ LoadedGenerator::LoadedGenerator(const Arguments& args, const BeforeLoadingWeigh
   const std::filesystem::path model_dir = args.required_text("model");
   tokenizer.emplace(Tokenizer::load(tokenizer_path(args, model_dir)));
   if (before_loading_weights) before_loading_weights(*tokenizer, load_config(model_dir / "config.json"));
-  model = load_model(model_dir, *backend);
+  model = load_model(model_dir, *backend, default_precision(*backend));
   if (tokenizer->vocab_size() > model->config().vocab_size)
     throw std::runtime_error("the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
                              " tokens but the model's vocabulary is " +

@@ -55,6 +55,10 @@ std::vector<Option> train_options() {
       {"padded", "", "one document per row, padded (default: packed)"},
       {"seed", "N", "initialisation, shuffling and dropout seed (default 42)"},
       device_option("cpu; with --resume, the run's"),
+      {"precision", "NAME",
+       "auto (default: bf16 compute with f32 master weights on a GPU, f32 on the CPU), f32 or bf16; a "
+       "resumed "
+       "run keeps its own"},
       {"threads", "N", "CPU threads (default: all)"},
       {"tokenizer", "PATH", "tokenizer.json or its directory, for the probes (default: the lab's)"},
       {"sample_every", "N",
@@ -202,6 +206,7 @@ TrainConfig train_config_from(const Arguments& args, TrainConfig c, bool base_fr
   c.keep_last = args.integer("keep_last", c.keep_last);
   c.seed = static_cast<uint64_t>(args.integer("seed", static_cast<int64_t>(c.seed)));
   c.device = args.text("device", c.device);
+  c.precision = args.text("precision", c.precision);
   c.threads = static_cast<int>(args.integer("threads", c.threads));
   c.sample_every = args.integer("sample_every", c.sample_every);
   c.probe_prompt = args.text("probe_prompt", c.probe_prompt);

@@ -26,7 +26,7 @@ bool same_values(const Tensor& a, const Tensor& b) {
 void load_weights(MiniMindModel& model, const std::filesystem::path& path) {
   const SafetensorsFile file = SafetensorsFile::open(path);
   const ParameterLayout& layout = model.layout();
-  const DType dtype = model.dtype();
+  const DType dtype = model.precision().master();
   Tensor host = Tensor::empty({layout.total()}, dtype);
 
   std::set<std::string> expected;
@@ -67,21 +67,23 @@ void load_weights(MiniMindModel& model, const std::filesystem::path& path) {
               static_cast<char*>(target.raw()));
   }
   model.backend().copy(host, model.parameters().buffer());
+  model.refresh_compute_weights();
 }
 
-std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend, DType dtype) {
+std::unique_ptr<MiniMindModel> load_model(const std::filesystem::path& directory, Backend& backend,
+                                          Precision precision) {
   // A checkpoint certifies its files: a byte changed since in the weights' data would otherwise load without
   // a word. Checked before anything is read or allocated; only the two files used here are read for it.
   if (has_complete_marker(directory)) verify_complete_marker(directory, {kConfigFile, kModelFile});
   const ModelConfig config = load_config(directory / kConfigFile);
-  auto model = std::make_unique<MiniMindModel>(config, backend, dtype);
+  auto model = std::make_unique<MiniMindModel>(config, backend, precision);
   load_weights(*model, directory / kModelFile);
   return model;
 }
 
 void save_model(const MiniMindModel& model, const std::filesystem::path& directory, DType storage) {
   std::filesystem::create_directories(directory);
-  const Tensor host = model.backend().to_host(model.parameters().buffer());
+  const Tensor host = model.backend().to_host(model.parameters().buffer());  // the master weights
   std::vector<NamedTensor> tensors;
   for (const ParameterEntry& e : model.layout().entries()) {
     Tensor value = convert_dtype(host.flat(e.offset, e.shape), storage);

@@ -52,6 +52,45 @@ void convert_floating_to(const Tensor& source, Tensor& target, FromFloat from_fl
 
 }  // namespace
 
+void convert_into(const Tensor& source, Tensor& target) {
+  expect_defined(source, "convert_into", "source");
+  expect_defined(target, "convert_into", "target");
+  if (source.device() != Device::cpu || target.device() != Device::cpu)
+    throw std::invalid_argument("convert_into: host tensors only, got " + source.describe() + " into " +
+                                target.describe());
+  if (source.numel() != target.numel())
+    throw std::invalid_argument("convert_into: " + source.describe() + " into " + target.describe() +
+                                " (element counts differ)");
+  const DType to = target.dtype();
+  if (to != source.dtype() && !(is_floating(to) && is_floating(source.dtype())))
+    throw std::invalid_argument("convert_into: cannot convert " + source.describe() + " to " +
+                                std::string(dtype_name(to)) +
+                                " (supported: between f32, f64, bf16 and f16, or to the same dtype)");
+  if (to == source.dtype()) {
+    if (source.bytes() && source.raw() != target.raw())
+      std::memmove(target.raw(), source.raw(), source.bytes());
+    return;
+  }
+  switch (to) {
+    case DType::f32:
+      convert_floating_to<float>(
+          source, target, [](float x) { return x; }, [](double x) { return static_cast<float>(x); });
+      break;
+    case DType::f64:
+      convert_floating_to<double>(
+          source, target, [](float x) { return static_cast<double>(x); }, [](double x) { return x; });
+      break;
+    case DType::bf16:
+      convert_floating_to<uint16_t>(source, target, float_to_bf16, double_to_bf16);
+      break;
+    case DType::f16:
+      convert_floating_to<uint16_t>(source, target, float_to_f16, double_to_f16);
+      break;
+    default:
+      throw std::logic_error("convert_into: non-floating target reached the floating path");
+  }
+}
+
 Tensor convert_dtype(const Tensor& t, DType to) {
   expect_defined(t, "convert_dtype", "t");
   if (t.device() != Device::cpu)
@@ -60,30 +99,8 @@ Tensor convert_dtype(const Tensor& t, DType to) {
     throw std::invalid_argument("convert_dtype: cannot convert " + t.describe() + " to " +
                                 std::string(dtype_name(to)) +
                                 " (supported: between f32, f64, bf16 and f16, or to the same dtype)");
-
   Tensor result = Tensor::empty(t.shape(), to);
-  if (to == t.dtype()) {
-    if (t.bytes()) std::memcpy(result.raw(), t.raw(), t.bytes());
-    return result;
-  }
-  switch (to) {
-    case DType::f32:
-      convert_floating_to<float>(
-          t, result, [](float x) { return x; }, [](double x) { return static_cast<float>(x); });
-      break;
-    case DType::f64:
-      convert_floating_to<double>(
-          t, result, [](float x) { return static_cast<double>(x); }, [](double x) { return x; });
-      break;
-    case DType::bf16:
-      convert_floating_to<uint16_t>(t, result, float_to_bf16, double_to_bf16);
-      break;
-    case DType::f16:
-      convert_floating_to<uint16_t>(t, result, float_to_f16, double_to_f16);
-      break;
-    default:
-      throw std::logic_error("convert_dtype: non-floating target reached the floating path");
-  }
+  convert_into(t, result);
   return result;
 }
 

@@ -91,4 +91,8 @@ inline uint16_t double_to_f16(double value) {
 // std::invalid_argument for other pairs and for undefined or device tensors.
 Tensor convert_dtype(const Tensor& t, DType to);
 
+// The same into an existing host tensor `target` of the same element count (its dtype is the one converted
+// to); the same dtype copies. `source` and `target` may be the same memory only when their dtypes match.
+void convert_into(const Tensor& source, Tensor& target);
+
 }  // namespace minimind

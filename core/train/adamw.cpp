@@ -1,7 +1,5 @@
-// AdamW and clipping over whole buffers.
+// AdamW over whole buffers, one backend call per run of parameters sharing a weight decay.
 #include "train/adamw.h"
-
-#include <cmath>
 
 namespace minimind {
 
@@ -17,30 +15,25 @@ AdamW::AdamW(const ParameterLayout& layout, Backend& backend, DType dtype, AdamW
   }
 }
 
-void AdamW::step(ParameterSet& parameters, const ParameterSet& gradients, double learning_rate) {
-  ++steps_;
+void AdamW::step(ParameterSet& parameters, const ParameterSet& gradients, const Tensor& control,
+                 const Tensor& result, ParameterSet* compute_parameters) {
   AdamWOptions options;
-  options.learning_rate = learning_rate;
   options.beta1 = config_.beta1;
   options.beta2 = config_.beta2;
   options.eps = config_.eps;
-  options.weight_decay = config_.weight_decay;
-  options.step = steps_;
   for (const DecayRun& run : runs_) {
     options.weight_decay = run.decay ? config_.weight_decay : 0.0;
     const Shape shape{run.end - run.begin};
     Tensor p = parameters.buffer().flat(run.begin, shape), m = m_.buffer().flat(run.begin, shape),
            v = v_.buffer().flat(run.begin, shape);
-    backend_.adamw_step(p, gradients.buffer().flat(run.begin, shape), m, v, options);
+    Tensor compute = compute_parameters ? compute_parameters->buffer().flat(run.begin, shape) : Tensor{};
+    backend_.adamw_step(p, gradients.buffer().flat(run.begin, shape), m, v, options, control, result,
+                        compute);
   }
 }
 
-double clip_gradient_norm(Backend& backend, ParameterSet& gradients, double max_norm) {
-  const double norm = std::sqrt(backend.sum_squares(gradients.buffer()));
-  // torch.nn.utils.clip_grad_norm_ scales by max_norm / (norm + 1e-6) when that is below one.
-  const double factor = max_norm / (norm + 1e-6);
-  if (max_norm > 0 && factor < 1.0) backend.scale(gradients.buffer(), factor);
-  return norm;
+int64_t AdamW::allocated_bytes() const {
+  return static_cast<int64_t>(m_.buffer().bytes() + v_.buffer().bytes());
 }
 
 }  // namespace minimind

@@ -1,10 +1,12 @@
-// AdamW over the model's one parameter buffer, with its moments in two buffers of the same layout, and
-// global-norm gradient clipping.
+// AdamW over the model's one parameter buffer (the master weights), with its moments in two buffers of the
+// same layout. The step reads its learning rate and step count from the device's step control and applies
+// only when the device's update decision says so (backend/step_scalars.h), so it never waits on the host.
 #pragma once
 
-#include "backend/backend.h"
+#include <cstdint>
 #include <vector>
 
+#include "backend/backend.h"
 #include "model/parameters.h"
 
 namespace minimind {
@@ -23,15 +25,24 @@ struct AdamWConfig {
 
 class AdamW {
  public:
+  // The moments are zero-filled, in `dtype` (the master weights' dtype).
   AdamW(const ParameterLayout& layout, Backend& backend, DType dtype, AdamWConfig config = {});
 
-  // One update of every parameter with the gradients as they are; counts steps from 1.
-  void step(ParameterSet& parameters, const ParameterSet& gradients, double learning_rate);
+  // Queues one update of every parameter, decay group by group: when result[kResultApplied] is 1, the
+  // gradients times result[kResultClipFactor] update the moments and the parameters with the learning rate
+  // and step count of `control` (f64 [kStepControlSize]), and `compute_parameters` (the narrower compute copy
+  // of the parameters, or null) is refreshed from them. The host's step count is not touched: the caller
+  // counts the applied steps (count_applied_step) once it has read the result.
+  void step(ParameterSet& parameters, const ParameterSet& gradients, const Tensor& control,
+            const Tensor& result, ParameterSet* compute_parameters = nullptr);
+  // Applied updates so far: the next one's kControlAdamStep is steps() + 1.
   int64_t steps() const { return steps_; }
+  void count_applied_step() { ++steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }  // when resuming: the bias corrections continue
   const AdamWConfig& config() const { return config_; }
   ParameterSet& first_moment() { return m_; }
   ParameterSet& second_moment() { return v_; }
+  int64_t allocated_bytes() const;
 
  private:
   Backend& backend_;
@@ -45,9 +56,5 @@ class AdamW {
   ParameterSet m_, v_;
   int64_t steps_ = 0;
 };
-
-// The global L2 norm of the gradients; scales them down to max_norm when above it (max_norm <= 0: no
-// clipping). Returns the norm before clipping.
-double clip_gradient_norm(Backend& backend, ParameterSet& gradients, double max_norm);
 
 }  // namespace minimind

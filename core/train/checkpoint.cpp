@@ -170,11 +170,12 @@ void check_moment(const Tensor& moment, const char* name, const MiniMindModel& m
   if (!moment.defined())
     throw std::invalid_argument(std::string("write_checkpoint: TrainerState::") + name + " is undefined");
   const Shape expected{model.layout().total()};
-  if (moment.shape() != expected || moment.dtype() != model.dtype())
+  const DType master = model.precision().master();
+  if (moment.shape() != expected || moment.dtype() != master)
     throw std::invalid_argument(std::string("write_checkpoint: TrainerState::") + name + " is " +
                                 shape_string(moment.shape()) + " " + std::string(dtype_name(moment.dtype())) +
                                 ", the model needs " + shape_string(expected) + " " +
-                                std::string(dtype_name(model.dtype())));
+                                std::string(dtype_name(master)));
 }
 
 bool is_temporary_name(const std::string& name) {
@@ -247,12 +248,13 @@ void build_checkpoint(const fs::path& temporary, const MiniMindModel& model, con
   if (!fs::create_directory(temporary))
     throw std::runtime_error("checkpoint: " + temporary.string() + " exists although it was just removed");
   // Each of these writes its file atomically: written, fsynced, renamed, directory fsynced.
-  save_model(model, temporary, model.dtype());
+  const DType master = model.precision().master();
+  save_model(model, temporary, master);
   Backend& backend = model.backend();
   const std::vector<NamedTensor> moments = {{kFirstMoment, backend.to_host(state.first_moment)},
                                             {kSecondMoment, backend.to_host(state.second_moment)}};
   save_safetensors(temporary / kMomentsFile, moments, {{"format", kStateFormat}});
-  const std::string state_text = state_to_json(state, model.dtype(), model.layout().total()).dump(2) + "\n";
+  const std::string state_text = state_to_json(state, master, model.layout().total()).dump(2) + "\n";
   write_file_atomically(temporary / kStateFile, std::span<const char>(state_text.data(), state_text.size()));
   write_complete_marker(temporary, checkpoint_files(), state.step);
 }
@@ -358,15 +360,27 @@ void verify_checkpoint(const fs::path& checkpoint_dir) {
   verify_complete_marker(checkpoint_dir, checkpoint_files());
 }
 
-LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backend, DType dtype) {
+LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backend, Precision precision) {
+  return read_checkpoint(checkpoint_dir, backend, [precision](const TrainerState&) { return precision; });
+}
+
+LoadedCheckpoint read_checkpoint(const fs::path& checkpoint_dir, Backend& backend,
+                                 const PrecisionForState& precision_for) {
   verify_checkpoint(checkpoint_dir);
   LoadedCheckpoint loaded;
   loaded.directory = checkpoint_dir;
   const fs::path state_path = checkpoint_dir / kStateFile;
   loaded.state = state_from_json(parse_json(state_path), state_path);
+  const Precision precision = precision_for(loaded.state);
+  const DType dtype = precision.master();
+  // Said here, not as a damaged checkpoint below: the checkpoint is fine, the device cannot take it so.
+  if (!backend.supports_compute(precision.compute))
+    throw std::invalid_argument("read_checkpoint: the " + std::string(device_name(backend.device())) +
+                                " backend does not compute in " + std::string(dtype_name(precision.compute)));
   try {
     // load_model's pieces: it would verify the model's files again, and they have just been verified.
-    loaded.model = std::make_unique<MiniMindModel>(load_config(checkpoint_dir / kConfigFile), backend, dtype);
+    loaded.model =
+        std::make_unique<MiniMindModel>(load_config(checkpoint_dir / kConfigFile), backend, precision);
     load_weights(*loaded.model, checkpoint_dir / kModelFile);
   } catch (const std::bad_alloc&) {
     throw;
@@ -410,7 +424,14 @@ std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
   return all.back();
 }
 
-ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend, DType dtype) {
+ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend,
+                                                  Precision precision) {
+  return read_latest_intact_checkpoint(run_dir, backend,
+                                       [precision](const TrainerState&) { return precision; });
+}
+
+ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backend& backend,
+                                                  const PrecisionForState& precision) {
   const std::vector<fs::path> candidates = final_named_directories_newest_first(run_dir);
   if (candidates.empty())
     throw CheckpointError(run_dir.string() + ": no complete checkpoint to resume from (" +
@@ -418,7 +439,7 @@ ResumableCheckpoint read_latest_intact_checkpoint(const fs::path& run_dir, Backe
   ResumableCheckpoint result;
   for (const fs::path& candidate : candidates) {
     try {
-      result.checkpoint = read_checkpoint(candidate, backend, dtype);
+      result.checkpoint = read_checkpoint(candidate, backend, precision);
       return result;
     } catch (const CheckpointError& error) {
       result.skipped.push_back({candidate, error.what()});

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -54,7 +55,8 @@ struct TrainerState {
   std::optional<double> best_validation_loss;
   std::optional<int64_t> best_validation_step;
   nlohmann::json run_config;  // opaque: the run's configuration as the trainer records it
-  // AdamW's first and second moments over the whole parameter buffer: [layout.total()] in the model's dtype.
+  // AdamW's first and second moments over the whole parameter buffer: [layout.total()] in the dtype of the
+  // model's master weights.
   // Written from any device; read back as host tensors (copy them into AdamW's buffers with Backend::copy).
   Tensor first_moment;
   Tensor second_moment;
@@ -69,11 +71,11 @@ struct LoadedCheckpoint {
 // "step-000123" (at least six digits).
 std::string checkpoint_directory_name(int64_t step);
 
-// Writes run_dir/checkpoints/step-NNNNNN/ for state.step and returns its path. An existing checkpoint of the
-// same step is replaced atomically. Temporary directories that no live writer holds are removed first. Throws
-// std::invalid_argument when the moments do not match the model's layout and dtype, CheckpointWriteError on
-// I/O failure (std::bad_alloc as itself); in every failure case no directory under the final name is created
-// or damaged, and the temporary directory is removed.
+// Writes run_dir/checkpoints/step-NNNNNN/ for state.step (the model's master weights) and returns its path.
+// An existing checkpoint of the same step is replaced atomically. Temporary directories that no live writer
+// holds are removed first. Throws std::invalid_argument when the moments do not match the model's layout and
+// dtype, CheckpointWriteError on I/O failure (std::bad_alloc as itself); in every failure case no directory
+// under the final name is created or damaged, and the temporary directory is removed.
 std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, const MiniMindModel& model,
                                        const TrainerState& state);
 
@@ -81,10 +83,17 @@ std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, con
 // the file that is missing, truncated or corrupt, or saying that the marker is absent (an incomplete write).
 void verify_checkpoint(const std::filesystem::path& checkpoint_dir);
 
-// Verifies, then loads the model (in `dtype`) and the trainer state. Throws CheckpointError as above, or
-// when the state's format version is unknown or the moments do not fit the model.
+// The precision to load a checkpoint's model in, chosen from its trainer state (the run's recorded config):
+// a run moves between devices and precisions, its checkpoints holding the master weights.
+using PrecisionForState = std::function<Precision(const TrainerState& state)>;
+
+// Verifies, then loads the model (computing in `precision`; its master weights, and the moments, in
+// precision.master()) and the trainer state. Throws CheckpointError as above, or when the state's format
+// version is unknown or the moments do not fit the model.
 LoadedCheckpoint read_checkpoint(const std::filesystem::path& checkpoint_dir, Backend& backend,
-                                 DType dtype = DType::f32);
+                                 Precision precision = Precision::f32());
+LoadedCheckpoint read_checkpoint(const std::filesystem::path& checkpoint_dir, Backend& backend,
+                                 const PrecisionForState& precision);
 
 // The complete checkpoints (final name and a COMPLETE marker) in run_dir/checkpoints, by increasing step.
 // Temporary directories are ignored.
@@ -108,7 +117,9 @@ struct ResumableCheckpoint {
 // run_dir has no checkpoint, or when none of them reads: then the message lists each with its problem and
 // says what can be done.
 ResumableCheckpoint read_latest_intact_checkpoint(const std::filesystem::path& run_dir, Backend& backend,
-                                                  DType dtype = DType::f32);
+                                                  Precision precision = Precision::f32());
+ResumableCheckpoint read_latest_intact_checkpoint(const std::filesystem::path& run_dir, Backend& backend,
+                                                  const PrecisionForState& precision);
 
 // Renames a checkpoint that does not verify to <name>.damaged (or .damaged-2, ...) and returns the new path:
 // out of the listing and of pruning, kept for inspection. A run resumed from an older checkpoint sets aside

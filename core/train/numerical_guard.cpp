@@ -36,26 +36,59 @@ NumericalGuard::NumericalGuard(NumericalGuardConfig config) : config_(config) {
   validate(config_);
 }
 
-std::string NumericalGuard::spike_reason(const std::deque<double>& history, double value,
-                                         const char* name) const {
-  if (config_.z_threshold <= 0 || accepted_steps_ < config_.warmup_steps || history.size() < 2) return {};
+NumericalGuard::WindowStatistics NumericalGuard::statistics(const std::deque<double>& history) const {
+  WindowStatistics stats;
+  if (config_.z_threshold <= 0 || accepted_steps_ < config_.warmup_steps || history.size() < 2) return stats;
   double mean = 0;
   for (double x : history) mean += x;
   mean /= static_cast<double>(history.size());
   double sum_squares = 0;
   for (double x : history) sum_squares += (x - mean) * (x - mean);
   const double std_dev = std::sqrt(sum_squares / static_cast<double>(history.size() - 1));
-  const double scale = std::max(std_dev, config_.min_relative_std * std::abs(mean));
-  if (scale <= 0) return {};  // a history of exact zeros: nothing to compare against
-  const double z = (value - mean) / scale;
-  if (z <= config_.z_threshold) return {};
+  stats.mean = mean;
+  stats.scale = std::max(std_dev, config_.min_relative_std * std::abs(mean));
+  stats.judged = stats.scale > 0;  // a history of exact zeros: nothing to compare against
+  return stats;
+}
+
+double NumericalGuard::limit(const std::deque<double>& history) const {
+  const WindowStatistics stats = statistics(history);
+  return stats.judged ? stats.mean + config_.z_threshold * stats.scale
+                      : std::numeric_limits<double>::infinity();
+}
+
+std::string NumericalGuard::spike_reason(const std::deque<double>& history, double value,
+                                         const char* name) const {
+  const WindowStatistics stats = statistics(history);
+  if (!stats.judged || value <= limit(history)) return {};
+  const double z = (value - stats.mean) / stats.scale;
   std::ostringstream reason;
-  reason << name << " " << value << " is a spike: " << z << " standard deviations above the mean " << mean
-         << " of the last " << history.size() << " accepted steps (threshold " << config_.z_threshold << ")";
+  reason << name << " " << value << " is a spike: " << z << " standard deviations above the mean "
+         << stats.mean << " of the last " << history.size() << " accepted steps (threshold "
+         << config_.z_threshold << ")";
   return reason.str();
 }
 
+GuardLimits NumericalGuard::limits() const {
+  return {limit(recent_losses_), limit(recent_grad_norms_)};
+}
+
 GuardVerdict NumericalGuard::check(double loss, double grad_norm) {
+  const GuardLimits bounds = limits();
+  // The device's rule (update_decision): finite, and at most the limits.
+  const bool applied =
+      std::isfinite(loss) && std::isfinite(grad_norm) && loss <= bounds.loss && grad_norm <= bounds.grad_norm;
+  return record(loss, grad_norm, applied);
+}
+
+GuardVerdict NumericalGuard::record(double loss, double grad_norm, bool applied) {
+  if (applied) {
+    push_bounded(recent_losses_, loss, config_.window);
+    push_bounded(recent_grad_norms_, grad_norm, config_.window);
+    ++accepted_steps_;
+    consecutive_skips_ = 0;
+    return {GuardVerdict::apply, {}};
+  }
   std::string reason;
   if (!std::isfinite(loss)) {
     reason = std::string("loss is ") + (std::isnan(loss) ? "NaN" : "Inf");
@@ -64,14 +97,14 @@ GuardVerdict NumericalGuard::check(double loss, double grad_norm) {
   } else {
     reason = spike_reason(recent_losses_, loss, "loss");
     if (reason.empty()) reason = spike_reason(recent_grad_norms_, grad_norm, "gradient norm");
-  }
-
-  if (reason.empty()) {
-    push_bounded(recent_losses_, loss, config_.window);
-    push_bounded(recent_grad_norms_, grad_norm, config_.window);
-    ++accepted_steps_;
-    consecutive_skips_ = 0;
-    return {GuardVerdict::apply, {}};
+    if (reason.empty()) {
+      // The device skipped a step the window does not call a spike: say what it saw.
+      std::ostringstream text;
+      const GuardLimits bounds = limits();
+      text << "the device skipped the update: loss " << loss << " (limit " << bounds.loss
+           << "), gradient norm " << grad_norm << " (limit " << bounds.grad_norm << ")";
+      reason = text.str();
+    }
   }
   ++total_skips_;
   ++consecutive_skips_;

@@ -1,10 +1,17 @@
 // The numerical guard decides, once per optimizer step and before the update, whether to apply it: a NaN or
 // Inf loss or gradient norm, or a spike far above the recent accepted steps, skips the update; too many
 // skips in a row stop the run. Its state round-trips through JSON so a resumed run judges exactly alike.
+//
+// The judgement itself runs on the device, before the update and without the host: the guard hands the
+// step its limits (limits(), written into the step's control scalars), the device applies the update only
+// when the loss and the norm are finite and within them, and the host then records the device's verdict
+// (record()), keeping the window, the counters and the stop rule. check() is the same judgement made on the
+// host, for callers without a device step.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -25,6 +32,14 @@ struct NumericalGuardConfig {
   int64_t max_consecutive_skips = 5;
 };
 
+// The loss and gradient norm above which the next step is a spike: mean + z_threshold * scale of the
+// window's accepted values (scale = max(sample std, min_relative_std * |mean|)); +inf while spikes are not
+// judged (during warmup, with fewer than two values, z_threshold <= 0, or a zero scale).
+struct GuardLimits {
+  double loss = std::numeric_limits<double>::infinity();
+  double grad_norm = std::numeric_limits<double>::infinity();
+};
+
 struct GuardVerdict {
   enum Action { apply, skip, stop };
   Action action = apply;
@@ -36,8 +51,13 @@ class NumericalGuard {
   // Throws std::invalid_argument naming the field for a window < 1, warmup_steps < 0, ... .
   explicit NumericalGuard(NumericalGuardConfig config = {});
 
-  // Judges one step. An applied step joins the window; a skipped one does not (it is counted instead).
-  // `stop` comes in place of the skip that reaches max_consecutive_skips.
+  // The limits of the next step, from the window as it stands.
+  GuardLimits limits() const;
+  // Records a step the device judged: `applied` is its verdict (finite and within limits()). An applied step
+  // joins the window; a skipped one does not (it is counted instead), and the verdict says why it was
+  // skipped. `stop` comes in place of the skip that reaches max_consecutive_skips.
+  GuardVerdict record(double loss, double grad_norm, bool applied);
+  // Judges one step on the host as the device would (finite and within limits()), then records it.
   GuardVerdict check(double loss, double grad_norm);
 
   const NumericalGuardConfig& config() const { return config_; }
@@ -52,6 +72,12 @@ class NumericalGuard {
   static NumericalGuard from_json(const nlohmann::json& state);
 
  private:
+  struct WindowStatistics {
+    double mean = 0, scale = 0;
+    bool judged = false;  // spikes are judged against this window
+  };
+  WindowStatistics statistics(const std::deque<double>& history) const;
+  double limit(const std::deque<double>& history) const;
   std::string spike_reason(const std::deque<double>& history, double value, const char* name) const;
 
   NumericalGuardConfig config_;

@@ -15,6 +15,7 @@
 #include "backend/backend_factory.h"
 #include "io/atomic_file.h"
 #include "io/strict_json.h"
+#include "model/precision_choice.h"
 
 namespace minimind {
 
@@ -157,6 +158,7 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
                 {"log_every", Kind::integer},
                 {"seed", Kind::unsigned_integer},
                 {"device", Kind::string},
+                {"precision", Kind::string},
                 {"threads", Kind::integer},
                 {"spike_z", Kind::number},
                 {"max_consecutive_skips", Kind::integer},
@@ -168,6 +170,10 @@ std::vector<ConfigIssue> train_type_issues(const json& train) {
   if (const auto mode = train.find("mode"); mode != train.end() && mode->is_string() && *mode != "pretrain" &&
                                             *mode != "sft")
     issues.push_back({"train.mode", "must be \"pretrain\" or \"sft\", found " + describe_json_value(*mode)});
+  if (const auto precision = train.find("precision"); precision != train.end() && precision->is_string() &&
+                                                      !is_precision_choice(precision->get<std::string>()))
+    issues.push_back({"train.precision",
+                      "must be \"auto\", \"f32\" or \"bf16\", found " + describe_json_value(*precision)});
   if (const auto threads = train.find("threads");
       threads != train.end() && threads->is_number_integer() &&
       (threads->get<int64_t>() < 0 || threads->get<int64_t>() > 65536))
@@ -277,6 +283,9 @@ std::vector<ConfigIssue> validate(const TrainConfig& c, const ModelConfig& model
   } catch (const DeviceNameError&) {
     issues.add("device", "must be cpu, cuda or cuda:N (N the GPU's number), found \"" + c.device + "\"");
   }
+  if (!is_precision_choice(c.precision))
+    issues.add("precision", "must be auto, f32 or bf16 (auto: bf16 on a GPU, f32 on the CPU), found \"" +
+                                c.precision + "\"");
   if (c.threads < 0) issues.add("threads", "must be at least 0 (0 uses every core), found " + std::to_string(c.threads));
   if (!(c.spike_z > 0)) issues.add("spike_z", "must be positive, found " + format_number(c.spike_z));
   issues.at_least("max_consecutive_skips", c.max_consecutive_skips, 1);

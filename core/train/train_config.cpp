@@ -7,6 +7,7 @@
 #include <string>
 
 #include "io/strict_json.h"
+#include "model/precision_choice.h"
 
 namespace minimind {
 
@@ -69,6 +70,7 @@ nlohmann::json train_config_to_json(const TrainConfig& c) {
       {"log_every", c.log_every},
       {"seed", c.seed},
       {"device", c.device},
+      {"precision", c.precision},
       {"threads", c.threads},
       {"spike_z", c.spike_z},
       {"max_consecutive_skips", c.max_consecutive_skips},
@@ -119,6 +121,7 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   get("log_every", c.log_every);
   get("seed", c.seed);
   get("device", c.device);
+  get("precision", c.precision);
   get("threads", c.threads);
   get("spike_z", c.spike_z);
   get("max_consecutive_skips", c.max_consecutive_skips);
@@ -128,6 +131,9 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   get("sample_tokens", c.sample_tokens);
   if (c.mode != "pretrain" && c.mode != "sft")
     throw std::invalid_argument("train config: mode must be \"pretrain\" or \"sft\", got \"" + c.mode + "\"");
+  if (!is_precision_choice(c.precision))
+    throw std::invalid_argument("train config: precision must be \"auto\", \"f32\" or \"bf16\", got \"" +
+                                c.precision + "\"");
   return c;
 }
 

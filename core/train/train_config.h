@@ -34,6 +34,9 @@ struct TrainConfig {
   int64_t log_every = 1;
   uint64_t seed = 42;
   std::string device = "cpu";  // cpu, cuda or cuda:N (see backend/backend_factory.h)
+  // auto (bf16 compute with f32 master weights on a GPU, f32 on the CPU), f32 or bf16
+  // (model/precision_choice.h).
+  std::string precision = "auto";
   int threads = 0;             // the CPU backend's threads; 0: every core
   // Numerical guard: skip updates with a non-finite or spiking loss / gradient norm; stop after this many in a
   // row.

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend_factory.h"
 #include "config/estimates.h"
 #include "data/batch_loader.h"
 #include "infer/attention_probe.h"
@@ -15,11 +16,13 @@
 #include "io/atomic_file.h"
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
+#include "model/precision_choice.h"
 #include "model/rope_table.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/numerical_guard.h"
 #include "train/out_of_memory_error.h"
+#include "train/training_step.h"
 
 namespace minimind {
 
@@ -69,6 +72,7 @@ struct Trainer::Impl {
   EventStream& events;
   std::unique_ptr<MiniMindModel> model;
   std::unique_ptr<AdamW> optimizer;
+  std::unique_ptr<TrainingStep> training_step;
   std::unique_ptr<BatchLoader> loader;
   std::unique_ptr<BatchLoader> validation;
   NumericalGuard guard;
@@ -81,6 +85,7 @@ struct Trainer::Impl {
   std::unique_ptr<Tokenizer> tokenizer;  // for the probes
   std::filesystem::path resumed_from;    // the checkpoint a resumed run started from
   std::vector<SkippedCheckpoint> skipped_checkpoints;  // newer ones a resume passed over, set aside
+  std::vector<std::string> resume_notes;               // what a resume on another device changed
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> pause_requested{false};
@@ -114,6 +119,12 @@ struct Trainer::Impl {
     g.z_threshold = c.spike_z;
     g.max_consecutive_skips = c.max_consecutive_skips;
     return g;
+  }
+
+  // The optimizer and the step's buffers, once the model is there.
+  void make_optimizer() {
+    optimizer = std::make_unique<AdamW>(model->layout(), backend, model->precision().master(), config.adamw);
+    training_step = std::make_unique<TrainingStep>(*model, *optimizer, config.accumulation_steps);
   }
 
   void open_data() {
@@ -304,15 +315,16 @@ Trainer::Trainer(const TrainConfig& config, const ModelConfig& model_config, Bac
   Impl& s = *impl_;
   if (config.batch_size <= 0 || config.seq_len <= 0 || config.accumulation_steps <= 0)
     throw std::invalid_argument("batch_size, seq_len and accumulation_steps must be positive");
+  const Precision precision = choose_precision(config.precision, backend);
   if (config.init_from) {
-    s.model = load_model(*config.init_from, backend);
+    s.model = load_model(*config.init_from, backend, precision);
   } else {
-    s.model = std::make_unique<MiniMindModel>(model_config, backend);
+    s.model = std::make_unique<MiniMindModel>(model_config, backend, precision);
     s.model->init_weights(config.seed);
   }
   if (config.seq_len > s.model->config().max_position_embeddings)
     throw std::invalid_argument("seq_len " + std::to_string(config.seq_len) + " exceeds max_position_embeddings");
-  s.optimizer = std::make_unique<AdamW>(s.model->layout(), backend, s.model->dtype(), config.adamw);
+  s.make_optimizer();
   s.open_data();
   if (!config.tokenizer.empty()) s.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load(config.tokenizer));
   std::filesystem::create_directories(config.run_dir);
@@ -321,14 +333,32 @@ Trainer::Trainer(const TrainConfig& config, const ModelConfig& model_config, Bac
 }
 
 std::unique_ptr<Trainer> Trainer::resume(const std::filesystem::path& run_dir, Backend& backend, EventStream& events) {
-  ResumableCheckpoint resumable = read_latest_intact_checkpoint(run_dir, backend, DType::f32);
+  // The run's precision on this device: a run moves between devices (its checkpoints hold the master
+  // weights), and "auto" means bf16 on a GPU, f32 on the CPU.
+  std::vector<std::string> notes;
+  const PrecisionForState precision_for = [&backend, &notes](const TrainerState& state) {
+    const TrainConfig recorded = train_config_from_json(state.run_config);
+    notes.clear();
+    if (parse_device(recorded.device).kind != backend.device())
+      notes.push_back("the run was trained on " + recorded.device + " and continues on " +
+                      std::string(device_name(backend.device())));
+    try {
+      return choose_precision(recorded.precision, backend);
+    } catch (const std::invalid_argument&) {
+      notes.push_back("the run computed in " + recorded.precision + ", which " +
+                      std::string(device_name(backend.device())) + " cannot: it continues in f32");
+      return Precision::f32();
+    }
+  };
+  ResumableCheckpoint resumable = read_latest_intact_checkpoint(run_dir, backend, precision_for);
   LoadedCheckpoint& checkpoint = resumable.checkpoint;
   TrainConfig config = train_config_from_json(checkpoint.state.run_config);
   config.run_dir = run_dir;
   auto impl = std::make_unique<Impl>(config, backend, events);
   Impl& s = *impl;
+  s.resume_notes = std::move(notes);
   s.model = std::move(checkpoint.model);
-  s.optimizer = std::make_unique<AdamW>(s.model->layout(), backend, s.model->dtype(), config.adamw);
+  s.make_optimizer();
   backend.copy(checkpoint.state.first_moment, s.optimizer->first_moment().buffer());
   backend.copy(checkpoint.state.second_moment, s.optimizer->second_moment().buffer());
   s.optimizer->set_steps(checkpoint.state.optimizer_steps);
@@ -438,13 +468,14 @@ TrainOutcome Trainer::run_steps() {
         Warning{s.step, "skipped checkpoint " + skipped.directory.string() + ": " + skipped.problem});
   s.skipped_checkpoints.clear();  // said once
   if (!s.resumed_from.empty()) s.events.publish(Warning{s.step, "resumed from " + s.resumed_from.string()});
+  for (const std::string& note : s.resume_notes) s.events.publish(Warning{s.step, note});
+  s.resume_notes.clear();
   s.publish_rope_table();
 
   while (s.step < s.total_steps) {
     const auto step_start = std::chrono::steady_clock::now();
     const LoaderState step_start_state = s.loader->state();
-    s.backend.zero(model.gradients().buffer());
-    double loss = 0, aux = 0;
+    s.training_step->begin();
     bool stopped = false;
     for (int64_t micro = 0; micro < s.config.accumulation_steps; ++micro) {
       // The weights change only in the optimizer step, so every micro-step of a step sees the same ones.
@@ -461,12 +492,8 @@ TrainOutcome Trainer::run_steps() {
       }
       s.enter("loading a batch", s.step + 1);
       const Batch batch = s.loader->next();
-      s.enter("running the forward pass", s.step + 1);
-      const LossTerms terms = model.forward(batch, true, micro_step_seed(s.config.seed, s.step, micro));
-      s.enter("running the backward pass", s.step + 1);
-      model.backward(1.0 / static_cast<double>(s.config.accumulation_steps));
-      loss += terms.loss / static_cast<double>(s.config.accumulation_steps);
-      aux += terms.aux_loss / static_cast<double>(s.config.accumulation_steps);
+      s.enter("running the forward and backward passes", s.step + 1);
+      s.training_step->micro_step(batch, micro_step_seed(s.config.seed, s.step, micro));
     }
     if (stopped) {
       // The micro-steps of the unfinished step are dropped: the loader goes back to the step's start so the
@@ -477,20 +504,22 @@ TrainOutcome Trainer::run_steps() {
     }
     s.enter("inspecting the gradients", s.step + 1);
     if (s.gradient_hook) s.gradient_hook(s.step, model.gradients().buffer());
-    s.enter("clipping the gradients and taking the optimizer step", s.step + 1);
-    const double grad_norm = clip_gradient_norm(s.backend, model.gradients(), s.config.grad_clip);
-    const GuardVerdict verdict = s.guard.check(loss, grad_norm);
+    s.enter("judging the step and taking the optimizer step", s.step + 1);
+    // The device judges the step against the guard's limits and applies or skips the update; the guard then
+    // records its verdict.
+    const GuardLimits limits = s.guard.limits();
     const double lr = learning_rate_at(s.config.schedule, s.step);
+    const StepOutcome result =
+        s.training_step->finish({lr, s.config.grad_clip, limits.loss, limits.grad_norm});
+    const double loss = result.loss, aux = result.aux_loss, grad_norm = result.grad_norm;
+    const GuardVerdict verdict = s.guard.record(loss, grad_norm, result.applied);
     if (verdict.action == GuardVerdict::stop) {
       s.events.publish(SkippedStep{s.step, verdict.reason, s.guard.consecutive_skips()});
       outcome.reason = verdict.reason;
       break;
     }
-    if (verdict.action == GuardVerdict::skip) {
+    if (verdict.action == GuardVerdict::skip)
       s.events.publish(SkippedStep{s.step, verdict.reason, s.guard.consecutive_skips()});
-    } else {
-      s.optimizer->step(model.parameters(), model.gradients(), lr);
-    }
     ++s.step;
     outcome.last_loss = loss;
     s.enter("publishing the step's metrics", s.step);
@@ -511,12 +540,13 @@ TrainOutcome Trainer::run_steps() {
     metrics.elapsed_s = elapsed;
     metrics.eta_s = elapsed / static_cast<double>(s.step - start_step) * static_cast<double>(s.total_steps - s.step);
     metrics.tokens_seen = s.step * tokens_per_step;
-    // Parameters, gradients and the two AdamW moments, plus the planned activations.
-    metrics.memory_bytes = 4 * model.layout().total() * static_cast<int64_t>(dtype_size(model.dtype())) +
-                           model.allocated_activation_bytes();
+    // Every buffer of the run on its device: weights (master and compute copy), gradients, RoPE tables, the
+    // training and probe plans, the AdamW moments and the step's scalars.
+    metrics.memory_bytes =
+        model.allocated_bytes() + s.optimizer->allocated_bytes() + s.training_step->allocated_bytes();
     if (s.config.log_every > 0 && (s.step % s.config.log_every == 0 || s.step == s.total_steps))
       s.events.publish(metrics);
-    if (model.config().use_moe) s.events.publish(MoeLoad{MoeLoad{s.step, model.expert_load().fraction}});
+    if (model.config().use_moe) s.events.publish(MoeLoad{s.step, model.expert_load().fraction});
 
     const bool last = s.step == s.total_steps;
     if ((s.config.eval_every > 0 && s.step % s.config.eval_every == 0) || last) {
@@ -548,7 +578,7 @@ TrainOutcome Trainer::run_steps() {
 
 Evaluation evaluate_model(const std::filesystem::path& model_dir, const std::filesystem::path& shard, int64_t batch_size,
                           int64_t seq_len, bool packed, Backend& backend) {
-  auto model = load_model(model_dir, backend);
+  auto model = load_model(model_dir, backend, default_precision(backend));
   TrainConfig c;
   c.batch_size = batch_size;
   c.seq_len = seq_len;

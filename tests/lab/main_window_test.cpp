@@ -293,7 +293,7 @@ TEST(MainWindow, AttentionRefreshesOnDemandFromALoadedModel) {
   const std::filesystem::path model_dir = profile.directory() / "model";
   {
     CpuBackend backend(1);
-    MiniMindModel model(quick_config().model, backend, DType::f32);
+    MiniMindModel model(quick_config().model, backend, Precision::f32());
     model.init_weights(7);
     save_model(model, model_dir);
   }

@@ -1,19 +1,20 @@
 // attention: causal grouped-query attention; query head h reads kv head h / (Hq / Hkv), never a copy.
 //   P = softmax(scale q k^T over keys s <= offset + t, s < S; padded keys get -1e9 added), out = dropout(P) v
-// q, out [B, T, Hq, D]; k, v [B, S_cap, Hkv, D]; probs [B, Hq, T, S] (P before dropout) is saved for the
-// backward, which regenerates the dropout mask from its seed. Work runs per (batch, head, block of query
-// rows) as GEMMs on strided in-place views of the heads, and only up to the causal limit of each block.
+// q, out [B, T, Hq, D]; k, v [B, S_cap, Hkv, D]; lse [B, Hq, T], the row log-sum-exp of the scaled, masked
+// scores, is saved for the backward, which recomputes P = exp(scale q k^T + mask - lse) (FlashAttention's
+// form: dS = P * (dP - D), D = rowsum(dO * O)) and regenerates the dropout mask from its seed. Work runs per
+// (batch, head, block of query rows) as GEMMs on strided in-place views of the heads, and only up to the
+// causal limit of each block.
 #include <omp.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <stdexcept>
-#include <string>
-#include <utility>
+#include <cmath>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
+#include "backend/cpu/dropout_seed.h"
 #include "backend/cpu/openmp_thread_scope.h"
 
 namespace minimind {
@@ -50,43 +51,17 @@ struct AttentionDims {
     return ((b * queries + t) * q_heads + h) * head_dim;
   }
   int64_t kv_head(int64_t b, int64_t g) const { return (b * cache_rows * kv_heads + g) * head_dim; }
-  // Offset of row t of P for (b, h) in probs, which is also the base of the dropout index of that row.
+  // Offset of row t of P for (b, h) in probs [B, Hq, T, S], which is also the base of the dropout index of
+  // that row.
   int64_t probs_row(int64_t b, int64_t h, int64_t t) const {
     return ((b * q_heads + h) * queries + t) * keys;
   }
+  // Offset of row t for (b, h) in lse [B, Hq, T].
+  int64_t lse_row(int64_t b, int64_t h, int64_t t) const { return (b * q_heads + h) * queries + t; }
 };
 
-[[noreturn]] void attention_error(std::string_view op, const std::string& message) {
-  throw std::invalid_argument(std::string(op) + ": " + message);
-}
-
-AttentionDims check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const AttentionOptions& options, std::string_view op) {
-  expect_rank(q, 4, op, "q");
-  expect_rank(k, 4, op, "k");
-  const AttentionDims dims{q.dim(0), q.dim(1), q.dim(2),         k.dim(2),
-                           q.dim(3), k.dim(1), options.num_keys, options.query_offset};
-  if (dims.head_dim <= 0 || dims.q_heads <= 0)
-    attention_error(op, "q has no heads or no head dim: " + q.describe());
-  if (k.dim(0) != dims.batch || k.dim(3) != dims.head_dim || dims.kv_heads <= 0)
-    attention_error(op, "k should have shape [" + std::to_string(dims.batch) + ", S_cap, Hkv, " +
-                            std::to_string(dims.head_dim) + "], got " + k.describe());
-  if (dims.q_heads % dims.kv_heads != 0)
-    attention_error(op, "the " + std::to_string(dims.q_heads) +
-                            " query heads do not split into groups over " + std::to_string(dims.kv_heads) +
-                            " kv heads");
-  expect_shape(v, k.shape(), op, "v");
-  expect_dtype(k, q.dtype(), op, "k");
-  expect_dtype(v, q.dtype(), op, "v");
-  if (dims.keys < 1 || dims.keys > dims.cache_rows)
-    attention_error(op, "options.num_keys should be in [1, " + std::to_string(dims.cache_rows) +
-                            "] (the rows of k/v), got " + std::to_string(dims.keys));
-  if (dims.query_offset < 0)
-    attention_error(op, "options.query_offset should be >= 0, got " + std::to_string(dims.query_offset));
-  if (options.dropout.probability < 0.0 || options.dropout.probability >= 1.0)
-    attention_error(
-        op, "dropout probability should be in [0, 1), got " + std::to_string(options.dropout.probability));
-  return dims;
+AttentionDims attention_dims(const Tensor& q, const Tensor& k, const AttentionOptions& options) {
+  return {q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), k.dim(1), options.num_keys, options.query_offset};
 }
 
 // Dropout on the attention probabilities: (b, h, t, s) draws the hash of its index in probs.
@@ -98,7 +73,7 @@ struct ProbsDropout {
 
   explicit ProbsDropout(const Dropout& dropout)
       : active(dropout.active()),
-        seed(dropout.seed),
+        seed(active ? cpu::site_seed(dropout) : 0),
         threshold(active ? dropout_threshold(dropout.probability) : 0),
         keep_scale(active ? 1.0 / (1.0 - dropout.probability) : 1.0) {}
 
@@ -132,20 +107,34 @@ int64_t aligned_slot(int64_t elements) {
   return (elements + per_line - 1) / per_line * per_line;
 }
 
+// The padding as an additive row per batch (0 or -1e9), so the row loops stay vectorizable; empty without a
+// key mask.
+template <typename T>
+std::vector<T> padding_rows(const AttentionDims& dims, const int32_t* key_mask) {
+  std::vector<T> padding;
+  if (!key_mask) return padding;
+  padding.resize(static_cast<size_t>(dims.batch * dims.keys));
+  for (int64_t b = 0; b < dims.batch; ++b)
+    for (int64_t s = 0; s < dims.keys; ++s)
+      padding[b * dims.keys + s] = key_mask[b * dims.cache_rows + s] == 0 ? T(kPaddingScore) : T(0);
+  return padding;
+}
+
+// What one forward call writes; each pointer may be null. probs (the probe's call) gets every row in full,
+// zero past the causal limit, and no dropout.
+template <typename T>
+struct ForwardOutputs {
+  T* out;
+  T* lse;
+  T* probs;
+};
+
 template <typename T>
 void forward_kernel(const AttentionDims& dims, const T* q, const T* k, const T* v, const int32_t* key_mask,
-                    double scale, const Dropout& dropout, T* out, T* probs) {
+                    double scale, const Dropout& dropout, const ForwardOutputs<T>& outputs) {
   const int64_t D = dims.head_dim;
   const ProbsDropout drop(dropout);
-
-  // The padding as an additive row per batch (0 or -1e9), so the row loop below stays vectorizable.
-  std::vector<T> padding;
-  if (key_mask) {
-    padding.resize(static_cast<size_t>(dims.batch * dims.keys));
-    for (int64_t b = 0; b < dims.batch; ++b)
-      for (int64_t s = 0; s < dims.keys; ++s)
-        padding[b * dims.keys + s] = key_mask[b * dims.cache_rows + s] == 0 ? T(kPaddingScore) : T(0);
-  }
+  const std::vector<T> padding = padding_rows<T>(dims, key_mask);
   // One block of scores per thread, allocated once per call.
   const int64_t scratch_per_thread = aligned_slot<T>(dims.block_rows() * dims.keys);
   const Tensor scratch_buffer = Tensor::empty({omp_get_max_threads() * scratch_per_thread}, dtype_of<T>());
@@ -175,29 +164,43 @@ void forward_kernel(const AttentionDims& dims, const T* q, const T* k, const T* 
       RowArray<T> row(row_data, limit);
       if (key_mask)
         row += Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(padding.data() + b * dims.keys, limit);
-      row = (row - row.maxCoeff()).exp();
-      row *= T(1) / row.sum();
+      const T max_score = row.maxCoeff();
+      row = (row - max_score).exp();
+      const T sum = row.sum();
+      row *= T(1) / sum;
+      if (outputs.lse) outputs.lse[dims.lse_row(b, h, t)] = max_score + std::log(sum);
       std::fill(row_data + limit, row_data + key_end, T(0));
       const int64_t probs_row = dims.probs_row(b, h, t);
-      if (probs) std::copy(row_data, row_data + key_end, probs + probs_row);
+      if (outputs.probs) {
+        std::copy(row_data, row_data + key_end, outputs.probs + probs_row);
+        std::fill(outputs.probs + probs_row + key_end, outputs.probs + probs_row + dims.keys, T(0));
+      }
       if (drop.active) drop.apply(probs_row, limit, row_data);
     }
-    HeadView<T> out_block(out + dims.query_head(b, t0, h), rows, D, q_stride);
-    out_block.noalias() = scores * v_head;
+    if (outputs.out) {
+      HeadView<T> out_block(outputs.out + dims.query_head(b, t0, h), rows, D, q_stride);
+      out_block.noalias() = scores * v_head;
+    }
   }
 }
 
 // Per (batch, kv head): the group's query heads are looped inside, so d_k and d_v of that kv head have one
-// writer and accumulate across the group without races.
+// writer and accumulate across the group without races. For each block of query rows:
+//   P = exp(scale q k^T + mask - lse)                  (zero past the causal limit)
+//   dP = Z * (dO v^T), Z = keep / (1 - p)               (dO v^T is the gradient of the dropped P Z)
+//   dS = scale P * (dP - D), D = rowsum(dO * O)         (= rowsum(dP * P): O = (P Z) v)
+//   dv += (P Z)^T dO,  dq = dS k,  dk += dS^T q
 template <typename T>
 void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, const T* k, const T* v,
-                     const T* probs, double scale, const Dropout& dropout, T* d_q, T* d_k, T* d_v) {
+                     const T* out, const T* lse, const int32_t* key_mask, double scale,
+                     const Dropout& dropout, T* d_q, T* d_k, T* d_v) {
   const int64_t D = dims.head_dim, seq = dims.queries;
   const ProbsDropout drop(dropout);
   const T scale_t = static_cast<T>(scale);
-  // Two blocks per thread: the dropped probabilities P M / (1 - p), and dP turned into scale dS in place.
+  const std::vector<T> padding = padding_rows<T>(dims, key_mask);
+  // Three blocks per thread: P, the dropped P Z, and dP turned into dS in place.
   const int64_t block_elements = aligned_slot<T>(dims.block_rows() * seq);
-  const Tensor scratch_buffer = Tensor::empty({omp_get_max_threads() * 2 * block_elements}, dtype_of<T>());
+  const Tensor scratch_buffer = Tensor::empty({omp_get_max_threads() * 3 * block_elements}, dtype_of<T>());
   T* const scratch = scratch_buffer.data<T>();
 
   const int64_t tasks = dims.batch * dims.kv_heads;
@@ -213,38 +216,43 @@ void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, cons
     HeadView<T> dv_head(d_v + kv_offset, seq, D, kv_stride);
     dk_head.setZero();
     dv_head.setZero();
-    T* dropped_data = scratch + omp_get_thread_num() * 2 * block_elements;
+    T* probs_data = scratch + omp_get_thread_num() * 3 * block_elements;
+    T* dropped_data = probs_data + block_elements;
     T* d_scores_data = dropped_data + block_elements;
+    const T* padding_row = key_mask ? padding.data() + b * dims.keys : nullptr;
 
     for (int64_t h = g * dims.group(); h < (g + 1) * dims.group(); ++h) {
       for (int64_t t0 = 0; t0 < seq; t0 += kQueryBlock) {
         const int64_t rows = std::min(kQueryBlock, seq - t0), key_end = t0 + rows;
         const ConstHeadView<T> q_block(q + dims.query_head(b, t0, h), rows, D, q_stride);
         const ConstHeadView<T> d_out_block(d_out + dims.query_head(b, t0, h), rows, D, q_stride);
+        const ConstHeadView<T> out_block(out + dims.query_head(b, t0, h), rows, D, q_stride);
+        Eigen::Map<RowMatrix<T>> probs(probs_data, rows, key_end);
         Eigen::Map<RowMatrix<T>> dropped(dropped_data, rows, key_end);
         Eigen::Map<RowMatrix<T>> d_scores(d_scores_data, rows, key_end);
+        // The scores as the forward computed them (the same product), then P from the saved lse.
+        probs.noalias() = (scale_t * q_block) * k_head.topRows(key_end).transpose();
         d_scores.noalias() = d_out_block * v_head.topRows(key_end).transpose();  // d(dropped P)
 
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t t = t0 + r, limit = t + 1, probs_row = dims.probs_row(b, h, t);
-          const T* p = probs + probs_row;  // only entries s <= t are defined
+          T* p = probs_data + r * key_end;
           T* dropped_row = dropped_data + r * key_end;
           T* ds = d_scores_data + r * key_end;
-          T p_dot_dp = 0;  // rowsum(dP * P)
+          RowArray<T> p_row(p, limit);
+          if (padding_row) p_row += Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(padding_row, limit);
+          p_row = (p_row - lse[dims.lse_row(b, h, t)]).exp();
+          const T d_row = d_out_block.row(r).dot(out_block.row(r));  // D = rowsum(dO * O)
           if (drop.active) {
             drop.factors(probs_row, limit, dropped_row);
             for (int64_t s = 0; s < limit; ++s) {
-              ds[s] *= dropped_row[s];  // dP = d(dropped P) M / (1 - p)
+              ds[s] *= dropped_row[s];  // dP = d(dropped P) Z
               dropped_row[s] *= p[s];
-              p_dot_dp += ds[s] * p[s];
             }
           } else {
-            for (int64_t s = 0; s < limit; ++s) {
-              dropped_row[s] = p[s];
-              p_dot_dp += ds[s] * p[s];
-            }
+            std::copy(p, p + limit, dropped_row);
           }
-          for (int64_t s = 0; s < limit; ++s) ds[s] = scale_t * p[s] * (ds[s] - p_dot_dp);
+          for (int64_t s = 0; s < limit; ++s) ds[s] = scale_t * p[s] * (ds[s] - d_row);
           std::fill(dropped_row + limit, dropped_row + key_end, T(0));
           std::fill(ds + limit, ds + key_end, T(0));
         }
@@ -259,52 +267,42 @@ void backward_kernel(const AttentionDims& dims, const T* d_out, const T* q, cons
 
 }  // namespace
 
-void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
-                                   const AttentionOptions& options, Tensor& out, Tensor& probs) {
+void CpuBackend::do_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                      const Tensor& key_mask, const AttentionOptions& options, Tensor& out,
+                                      Tensor& lse) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  constexpr std::string_view op = "attention_forward";
-  const AttentionDims dims = check_attention_args(q, k, v, options, op);
-  expect_shape(out, q.shape(), op, "out");
-  expect_dtype(out, q.dtype(), op, "out");
-  if (key_mask.defined()) {
-    expect_shape(key_mask, {dims.batch, dims.cache_rows}, op, "key_mask");
-    expect_dtype(key_mask, DType::i32, op, "key_mask");
-  }
-  if (probs.defined()) {
-    expect_shape(probs, {dims.batch, dims.q_heads, dims.queries, dims.keys}, op, "probs");
-    expect_dtype(probs, q.dtype(), op, "probs");
-  }
-  cpu::dispatch_floating(q.dtype(), op, [&](auto zero) {
+  const AttentionDims dims = attention_dims(q, k, options);
+  cpu::dispatch_floating(q.dtype(), "attention_forward", [&](auto zero) {
     using T = decltype(zero);
     forward_kernel<T>(dims, q.data<T>(), k.data<T>(), v.data<T>(),
                       key_mask.defined() ? key_mask.data<int32_t>() : nullptr, options.scale, options.dropout,
-                      out.data<T>(), probs.defined() ? probs.data<T>() : nullptr);
+                      {out.data<T>(), lse.defined() ? lse.data<T>() : nullptr, nullptr});
   });
 }
 
-void CpuBackend::attention_backward(const Tensor& d_out, const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& probs, const AttentionOptions& options, Tensor& d_q,
-                                    Tensor& d_k, Tensor& d_v) {
+void CpuBackend::do_attention_probs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                                    const AttentionOptions& options, Tensor& probs) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  constexpr std::string_view op = "attention_backward";
-  const AttentionDims dims = check_attention_args(q, k, v, options, op);
-  if (dims.cache_rows != dims.queries || dims.keys != dims.queries || dims.query_offset != 0)
-    attention_error(op, "the backward takes training shapes only (S = S_cap = T, query_offset 0), got T = " +
-                            std::to_string(dims.queries) + ", S_cap = " + std::to_string(dims.cache_rows) +
-                            ", num_keys = " + std::to_string(dims.keys) +
-                            ", query_offset = " + std::to_string(dims.query_offset));
-  expect_shape(probs, {dims.batch, dims.q_heads, dims.queries, dims.keys}, op, "probs");
-  const std::pair<const Tensor*, const char*> same_dtype[] = {
-      {&d_out, "d_out"}, {&probs, "probs"}, {&d_q, "d_q"}, {&d_k, "d_k"}, {&d_v, "d_v"}};
-  for (const auto& [tensor, name] : same_dtype) expect_dtype(*tensor, q.dtype(), op, name);
-  expect_shape(d_out, q.shape(), op, "d_out");
-  expect_shape(d_q, q.shape(), op, "d_q");
-  expect_shape(d_k, k.shape(), op, "d_k");
-  expect_shape(d_v, k.shape(), op, "d_v");
-  cpu::dispatch_floating(q.dtype(), op, [&](auto zero) {
+  const AttentionDims dims = attention_dims(q, k, options);
+  cpu::dispatch_floating(q.dtype(), "attention_probs", [&](auto zero) {
     using T = decltype(zero);
-    backward_kernel<T>(dims, d_out.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), probs.data<T>(),
-                       options.scale, options.dropout, d_q.data<T>(), d_k.data<T>(), d_v.data<T>());
+    forward_kernel<T>(dims, q.data<T>(), k.data<T>(), v.data<T>(),
+                      key_mask.defined() ? key_mask.data<int32_t>() : nullptr, options.scale, Dropout{},
+                      {nullptr, nullptr, probs.data<T>()});
+  });
+}
+
+void CpuBackend::do_attention_backward(const Tensor& d_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                                       const Tensor& out, const Tensor& lse, const Tensor& key_mask,
+                                       const AttentionOptions& options, Tensor& d_q, Tensor& d_k,
+                                       Tensor& d_v) {
+  const cpu::OpenMpThreadScope thread_scope(threads_);
+  const AttentionDims dims = attention_dims(q, k, options);
+  cpu::dispatch_floating(q.dtype(), "attention_backward", [&](auto zero) {
+    using T = decltype(zero);
+    backward_kernel<T>(dims, d_out.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(),
+                       lse.data<T>(), key_mask.defined() ? key_mask.data<int32_t>() : nullptr, options.scale,
+                       options.dropout, d_q.data<T>(), d_k.data<T>(), d_v.data<T>());
   });
 }
 

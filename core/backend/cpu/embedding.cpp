@@ -1,4 +1,5 @@
-// embedding: out[n] = table[ids[n]]; ids i32 [N], table [V, H], out [N, H]. Nothing is saved.
+// embedding: out[n] = table[ids[n]]; ids i32 [N], table [V, H], out [N, H]. Nothing is saved. The ids are
+// trusted (the model checks each batch on the host).
 // Backward: d_table[ids[n]] += d_out[n] (parameter gradient, accumulates). Repeated ids make the scatter a
 // reduction, so each thread owns a band of columns and walks all rows in order: no races, no atomics, and
 // every element sums its rows in the order of n whatever the thread count, so results are bit-reproducible.
@@ -6,8 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
-#include <string>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
@@ -16,33 +15,15 @@
 namespace minimind {
 namespace {
 
-// Every id is checked before anything is written, so a bad batch leaves the outputs untouched.
-void expect_ids_in_range(const Tensor& ids, int64_t vocab_size, std::string_view op) {
-  const int32_t* values = ids.data<int32_t>();
-  for (int64_t n = 0; n < ids.numel(); ++n) {
-    if (values[n] < 0 || values[n] >= vocab_size)
-      throw std::invalid_argument(std::string(op) + ": argument 'ids' holds " + std::to_string(values[n]) +
-                                  " at position " + std::to_string(n) + ", outside the table's rows [0, " +
-                                  std::to_string(vocab_size) + ")");
-  }
-}
-
 // Below this many elements a single thread is faster than waking the team.
 constexpr int64_t kParallelElements = 32768;
 
 }  // namespace
 
-void CpuBackend::embedding_forward(const Tensor& ids, const Tensor& table, Tensor& out) {
+void CpuBackend::do_embedding_forward(const Tensor& ids, const Tensor& table, Tensor& out) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  expect_rank(ids, 1, "embedding_forward", "ids");
-  expect_dtype(ids, DType::i32, "embedding_forward", "ids");
-  expect_rank(table, 2, "embedding_forward", "table");
   const int64_t rows = ids.dim(0);
-  const int64_t vocab_size = table.dim(0);
   const int64_t hidden = table.dim(1);
-  expect_shape(out, {rows, hidden}, "embedding_forward", "out");
-  expect_dtype(out, table.dtype(), "embedding_forward", "out");
-  expect_ids_in_range(ids, vocab_size, "embedding_forward");
 
   cpu::dispatch_floating(table.dtype(), "embedding_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -55,17 +36,10 @@ void CpuBackend::embedding_forward(const Tensor& ids, const Tensor& table, Tenso
   });
 }
 
-void CpuBackend::embedding_backward(const Tensor& ids, const Tensor& d_out, Tensor& d_table) {
+void CpuBackend::do_embedding_backward(const Tensor& ids, const Tensor& d_out, Tensor& d_table) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  expect_rank(ids, 1, "embedding_backward", "ids");
-  expect_dtype(ids, DType::i32, "embedding_backward", "ids");
-  expect_rank(d_table, 2, "embedding_backward", "d_table");
   const int64_t rows = ids.dim(0);
-  const int64_t vocab_size = d_table.dim(0);
   const int64_t hidden = d_table.dim(1);
-  expect_shape(d_out, {rows, hidden}, "embedding_backward", "d_out");
-  expect_dtype(d_out, d_table.dtype(), "embedding_backward", "d_out");
-  expect_ids_in_range(ids, vocab_size, "embedding_backward");
 
   cpu::dispatch_floating(d_table.dtype(), "embedding_backward", [&](auto zero) {
     using T = decltype(zero);

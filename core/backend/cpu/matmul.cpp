@@ -1,12 +1,12 @@
 // matmul: out [M, N] = op(a) @ op(b) (+ out when accumulating), op(x) = x or x^T, all row-major 2-D.
 // The product is Eigen's blocked GEMM over maps of the tensors (no copies, transposes are free views); called
 // outside an OpenMP region, Eigen runs it on the backend's OpenMP threads itself. Nothing is saved: the
-// backward of a product is two more products, composed by the caller.
-#include <Eigen/Core>
+// backward of a product is two more products, composed by the caller. Eigen's noalias() product needs out
+// apart from the operands, which the argument checks ensure.
 #include <omp.h>
+
+#include <Eigen/Core>
 #include <algorithm>
-#include <stdexcept>
-#include <string>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
@@ -17,14 +17,6 @@ namespace {
 
 template <typename T>
 using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// Eigen's noalias() product requires that out does not share memory with an operand.
-bool overlaps(const Tensor& x, const Tensor& y) {
-  if (x.bytes() == 0 || y.bytes() == 0) return false;
-  const char* x_begin = static_cast<const char*>(x.raw());
-  const char* y_begin = static_cast<const char*>(y.raw());
-  return x_begin < y_begin + y.bytes() && y_begin < x_begin + x.bytes();
-}
 
 // Calls fn with the matrix or its transpose, so that each of the four products is a distinct Eigen type.
 template <typename Matrix, typename Fn>
@@ -38,26 +30,12 @@ void with_op(const Matrix& matrix, bool transpose, Fn&& fn) {
 
 }  // namespace
 
-void CpuBackend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& out,
-                        bool accumulate) {
+void CpuBackend::do_matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& out,
+                           bool accumulate) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  expect_rank(a, 2, "matmul", "a");
-  expect_rank(b, 2, "matmul", "b");
-  expect_dtype(b, a.dtype(), "matmul", "b");
-  expect_dtype(out, a.dtype(), "matmul", "out");
   const int64_t rows = transpose_a ? a.dim(1) : a.dim(0);
   const int64_t inner = transpose_a ? a.dim(0) : a.dim(1);
-  const int64_t b_inner = transpose_b ? b.dim(1) : b.dim(0);
   const int64_t columns = transpose_b ? b.dim(0) : b.dim(1);
-  if (b_inner != inner)
-    throw std::invalid_argument("matmul: argument 'b' " + b.describe() +
-                                (transpose_b ? " (transposed)" : "") + " has inner dimension " +
-                                std::to_string(b_inner) + ", but 'a' " + a.describe() +
-                                (transpose_a ? " (transposed)" : "") + " has " + std::to_string(inner));
-  expect_shape(out, {rows, columns}, "matmul", "out");
-  if (overlaps(out, a) || overlaps(out, b))
-    throw std::invalid_argument("matmul: argument 'out' " + out.describe() +
-                                " shares memory with an operand");
 
   cpu::dispatch_floating(a.dtype(), "matmul", [&](auto zero) {
     using T = decltype(zero);

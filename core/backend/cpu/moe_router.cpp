@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
-#include <string>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/dispatch.h"
@@ -16,15 +14,6 @@ namespace {
 
 // The seed model adds this to the sum of the top-k scores before dividing, so the backward uses it too.
 constexpr double kNormalizeEpsilon = 1e-20;
-
-void check_router_indices(const Tensor& topk_index, int64_t num_experts, std::string_view op) {
-  const int32_t* index = topk_index.data<int32_t>();
-  for (int64_t i = 0; i < topk_index.numel(); ++i)
-    if (index[i] < 0 || index[i] >= num_experts)
-      throw std::invalid_argument(std::string(op) + ": topk_index[" + std::to_string(i) +
-                                  "] = " + std::to_string(index[i]) + " is outside [0, " +
-                                  std::to_string(num_experts) + ")");
-}
 
 // Keeps the K best (score, expert) pairs of one row, best first. An expert enters only when strictly better
 // than the current K-th, and moves up only past strictly smaller scores, so among equal scores the lower
@@ -47,25 +36,12 @@ void select_top_k(const T* scores, int64_t num_experts, int64_t k, int32_t* inde
 
 }  // namespace
 
-void CpuBackend::moe_router_forward(const Tensor& logits, bool normalize, Tensor& scores, Tensor& topk_index,
-                                    Tensor& topk_weight) {
+void CpuBackend::do_moe_router_forward(const Tensor& logits, bool normalize, Tensor& scores,
+                                       Tensor& topk_index, Tensor& topk_weight) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  constexpr std::string_view op = "moe_router_forward";
-  expect_rank(logits, 2, op, "logits");
-  const int64_t num_rows = logits.dim(0), num_experts = logits.dim(1);
-  expect_shape(scores, logits.shape(), op, "scores");
-  expect_dtype(scores, logits.dtype(), op, "scores");
-  expect_rank(topk_index, 2, op, "topk_index");
-  expect_dtype(topk_index, DType::i32, op, "topk_index");
-  const int64_t k = topk_index.dim(1);
-  if (k < 1 || k > num_experts)
-    throw std::invalid_argument(std::string(op) + ": top-k " + std::to_string(k) + " must lie in [1, " +
-                                std::to_string(num_experts) + "] (number of experts)");
-  expect_shape(topk_index, {num_rows, k}, op, "topk_index");
-  expect_shape(topk_weight, {num_rows, k}, op, "topk_weight");
-  expect_dtype(topk_weight, logits.dtype(), op, "topk_weight");
+  const int64_t num_rows = logits.dim(0), num_experts = logits.dim(1), k = topk_index.dim(1);
 
-  cpu::dispatch_floating(logits.dtype(), op, [&](auto zero) {
+  cpu::dispatch_floating(logits.dtype(), "moe_router_forward", [&](auto zero) {
     using T = decltype(zero);
     const T* in = logits.data<T>();
     T* probs = scores.data<T>();
@@ -107,28 +83,13 @@ void CpuBackend::moe_router_forward(const Tensor& logits, bool normalize, Tensor
 //   w_k = s_k / (S + eps), S = sum_j s_j:  d s[index_k] += (g_k - sum_j g_j w_j) / (S + eps)
 // then d_logits = s * (d - sum_e d_e s_e), the softmax backward. The choice of experts is piecewise constant
 // and passes no gradient.
-void CpuBackend::moe_router_backward(const Tensor& d_topk_weight, const Tensor& d_scores,
-                                     const Tensor& scores, const Tensor& topk_index, bool normalize,
-                                     Tensor& d_logits) {
+void CpuBackend::do_moe_router_backward(const Tensor& d_topk_weight, const Tensor& d_scores,
+                                        const Tensor& scores, const Tensor& topk_index, bool normalize,
+                                        Tensor& d_logits) {
   const cpu::OpenMpThreadScope thread_scope(threads_);
-  constexpr std::string_view op = "moe_router_backward";
-  expect_rank(scores, 2, op, "scores");
-  const int64_t num_rows = scores.dim(0), num_experts = scores.dim(1);
-  expect_rank(topk_index, 2, op, "topk_index");
-  expect_dtype(topk_index, DType::i32, op, "topk_index");
-  const int64_t k = topk_index.dim(1);
-  expect_shape(topk_index, {num_rows, k}, op, "topk_index");
-  expect_shape(d_topk_weight, {num_rows, k}, op, "d_topk_weight");
-  expect_dtype(d_topk_weight, scores.dtype(), op, "d_topk_weight");
-  if (d_scores.defined()) {
-    expect_shape(d_scores, scores.shape(), op, "d_scores");
-    expect_dtype(d_scores, scores.dtype(), op, "d_scores");
-  }
-  expect_shape(d_logits, scores.shape(), op, "d_logits");
-  expect_dtype(d_logits, scores.dtype(), op, "d_logits");
-  check_router_indices(topk_index, num_experts, op);
+  const int64_t num_rows = scores.dim(0), num_experts = scores.dim(1), k = topk_index.dim(1);
 
-  cpu::dispatch_floating(scores.dtype(), op, [&](auto zero) {
+  cpu::dispatch_floating(scores.dtype(), "moe_router_backward", [&](auto zero) {
     using T = decltype(zero);
     const T* probs = scores.data<T>();
     const T* d_weight = d_topk_weight.data<T>();

@@ -14,6 +14,7 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,23 @@ namespace fs = std::filesystem;
 
 // The program, the tokenizer and 100,000 short prompts take about 20 MiB; a refused plan adds nothing.
 constexpr int64_t kPeakResidentBound = int64_t{64} << 20;
+
+// An address-space limit (RLIMIT_AS) that the children spawned meanwhile inherit; restored afterwards.
+class AddressSpaceLimit {
+ public:
+  explicit AddressSpaceLimit(int64_t bytes) {
+    if (::getrlimit(RLIMIT_AS, &saved_) != 0) throw std::runtime_error("getrlimit(RLIMIT_AS) failed");
+    rlimit limited = saved_;
+    limited.rlim_cur = static_cast<rlim_t>(bytes);
+    if (::setrlimit(RLIMIT_AS, &limited) != 0) throw std::runtime_error("setrlimit(RLIMIT_AS) failed");
+  }
+  ~AddressSpaceLimit() { ::setrlimit(RLIMIT_AS, &saved_); }
+  AddressSpaceLimit(const AddressSpaceLimit&) = delete;
+  AddressSpaceLimit& operator=(const AddressSpaceLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
 
 struct ChildRun {
   bool exited = false;  // a normal exit, not a signal
@@ -114,13 +132,14 @@ class MemoryCheckCliTest : public ::testing::Test {
 };
 
 TEST_F(MemoryCheckCliTest, TrainRefusesTheLargePresetAt64x4096) {
-  // The issue's command: it used to grow past 21 GB until the OOM killer ended it. 3.8 TiB by the estimate.
+  // The issue's command: it used to grow past 21 GB until the OOM killer ended it. 787 GiB by the estimate.
   const ChildRun run = minimind({"train", "--preset", "large", "--batch_size", "64", "--max_seq_len", "4096",
                                  "--data_dir", dir_ / "no-data", "--out_dir", dir_ / "run"});
   expect_refused(
       run,
-      {"minimind train: training at --batch_size 64 x --max_seq_len 4096 needs 3.8 TiB (activations "
-       "3.8 TiB, AdamW state 8.4 GiB, weights 4.2 GiB), 4.1 TiB with the safety margin (10% + 256.0 MiB)"},
+      {"minimind train: training at --batch_size 64 x --max_seq_len 4096 needs 787.0 GiB (activations "
+       "770.2 GiB, AdamW state 8.4 GiB, weights 4.2 GiB), 866.0 GiB with the safety margin (10% + 256.0 "
+       "MiB)"},
       R"(The largest --batch_size that fits at --max_seq_len 4096 is \d+; --batch_size \d+ with )"
       R"(--accumulation_steps \d+ to keep 64 sequences per optimizer step\.)"
       R"(|Not even --batch_size 1 fits at --max_seq_len 4096; the longest --max_seq_len that fits at )"
@@ -131,15 +150,14 @@ TEST_F(MemoryCheckCliTest, TrainRefusesTheLargePresetAt64x4096) {
 }
 
 TEST_F(MemoryCheckCliTest, EvalRefusesAHugeBatch) {
-  // 100,000 x 4096 tokens on the tiny model: the attention probabilities alone are 100,000 x 8 heads x 4096^2
-  // x 4 bytes x 4 layers = 195 TiB.
+  // 100,000 x 4096 tokens on the tiny model: the logits alone are 100,000 x 4096 x 6400 x 4 bytes = 9.5 TiB.
   const fs::path model = tiny_model();
   const ChildRun run = minimind({"eval", "--model", model, "--data", dir_ / "no-data", "--batch_size",
                                  "100000", "--max_seq_len", "4096"});
   expect_refused(
       run,
-      {"minimind eval: evaluation at --batch_size 100000 x --max_seq_len 4096 needs 238.9 TiB (activations "
-       "238.9 TiB, "
+      {"minimind eval: evaluation at --batch_size 100000 x --max_seq_len 4096 needs 43.7 TiB (activations "
+       "43.7 TiB, "
        "weights 18.5 MiB, RoPE tables 8.0 MiB)"},
       R"(The largest --batch_size that fits at --max_seq_len 4096 is \d+\.)"
       R"(|Not even --batch_size 1 fits at --max_seq_len 4096; the longest --max_seq_len that fits at )"
@@ -152,7 +170,7 @@ TEST_F(MemoryCheckCliTest, BenchRefusesHugeShapes) {
       minimind({"bench", "--preset", "small", "--batch_size", "100000", "--seq_len", "4096"});
   expect_refused(
       run,
-      {"minimind bench: training at --batch_size 100000 x --seq_len 4096 needs 505.3 TiB (activations 505.3 "
+      {"minimind bench: training at --batch_size 100000 x --seq_len 4096 needs 114.8 TiB (activations 114.8 "
        "TiB, AdamW state 197.1 MiB, weights 98.5 MiB)"},
       R"(The largest --batch_size that fits at --seq_len 4096 is \d+\.)"
       R"(|Not even --batch_size 1 fits at --seq_len 4096; the longest --seq_len that fits at )"
@@ -173,8 +191,8 @@ TEST_F(MemoryCheckCliTest, ResumeRefusesARunWhoseSizesDoNotFit) {
   const ChildRun result = minimind({"resume", "--out_dir", run});
   expect_refused(
       result,
-      {"minimind resume: training at batch size 100000 x sequence length 4096 needs 234.9 TiB (activations "
-       "234.9 TiB, AdamW state 34.0 MiB"},
+      {"minimind resume: training at batch size 100000 x sequence length 4096 needs 39.6 TiB (activations "
+       "39.6 TiB, AdamW state 34.0 MiB"},
       R"(The largest batch size that fits at sequence length 4096 is \d+; batch size \d+ with )"
       R"(accumulation steps \d+ to keep 100000 sequences per optimizer step\.)"
       R"(|Not even batch size 1 fits at sequence length 4096)",
@@ -200,20 +218,30 @@ TEST_F(MemoryCheckCliTest, GenerateRefusesAHugeKvCache) {
       "generate");
 }
 
-TEST_F(MemoryCheckCliTest, ForwardRefusesAHugeSequence) {
-  // 30,000 ids in one sequence: 4 layers x 8 heads x 30,000^2 attention probabilities, 107 GiB, plus the
-  // rest.
-  const fs::path model = tiny_model();
-  std::string ids = "5";
-  for (int i = 1; i < 30000; ++i) ids += ",5";
+TEST_F(MemoryCheckCliTest, ForwardRefusesAHugeBatch) {
+  // 320 sequences of 32,768 ids: the logits alone are 320 x 32,768 x 6400 x 4 bytes = 250 GiB, the whole
+  // plan about 1 TiB. The input file (40 MiB of ids, sparse on disk) is read before the refusal.
+  const fs::path model = tiny_model(), input = dir_ / "input.safetensors";
+  {
+    const int64_t data_bytes = int64_t{320} * 32768 * 4;
+    std::string header = R"({"input_ids":{"dtype":"I32","shape":[320,32768],"data_offsets":[0,)" +
+                         std::to_string(data_bytes) + "]}}";
+    header.resize((header.size() + 7) / 8 * 8, ' ');
+    std::ofstream out(input, std::ios::binary);
+    uint64_t length = header.size();
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((length >> (8 * i)) & 0xFF));
+    out << header;
+    out.close();
+    fs::resize_file(input, 8 + header.size() + static_cast<uint64_t>(data_bytes));
+  }
   const ChildRun run =
-      minimind({"forward", "--model", model, "--ids", ids, "--out", dir_ / "out.safetensors"});
+      minimind({"forward", "--model", model, "--input", input, "--out", dir_ / "out.safetensors"});
   EXPECT_TRUE(run.exited);
   EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_NE(run.output.find("minimind forward: the forward at batch 1 x sequence length 30000 needs "),
+  EXPECT_NE(run.output.find("minimind forward: the forward at batch 320 x sequence length 32768 needs "),
             std::string::npos)
       << run.output;
-  EXPECT_LT(run.peak_resident_bytes, kPeakResidentBound);
+  EXPECT_LT(run.peak_resident_bytes, kPeakResidentBound) << "the input's 40 MiB and no more";
 }
 
 // On a GPU (skipped without one): the plan is the GPU's bf16 estimate against the GPU's free memory, and
@@ -273,8 +301,10 @@ TEST_F(MemoryCheckCliTest, EveryPlanningCommandDocumentsTheOverride) {
 
 TEST_F(MemoryCheckCliTest, SkipMemoryCheckGoesOnAndTheAllocationFailsCleanly) {
   // With the override the bench builds the model (weights, gradients and AdamW state: 71 MiB) and its batch
-  // (16 MiB), then asks for its plan: 8 PiB, past the address space. The allocation fails before anything is
-  // written into those buffers, and the command ends with the out-of-memory message, not a signal.
+  // (16 MiB), then asks for its plan: 208 GiB, past the 64 GiB of address space the child is given here (so
+  // the test does not depend on the machine's memory). The allocation fails before anything is written into
+  // those buffers, and the command ends with the out-of-memory message, not a signal.
+  const AddressSpaceLimit limit(int64_t{64} << 30);
   const ChildRun run = minimind(
       {"bench", "--preset", "tiny", "--batch_size", "64", "--seq_len", "32768", "--skip_memory_check"});
   EXPECT_TRUE(run.exited) << "ended by signal " << -run.exit_code;

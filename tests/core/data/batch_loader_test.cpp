@@ -461,7 +461,7 @@ TEST(BatchLoader, BatchesFeedTheModel) {
   config.intermediate_size = 32;
   config.max_position_embeddings = 16;
   CpuBackend backend(1);
-  MiniMindModel model(config, backend, DType::f32);
+  MiniMindModel model(config, backend, Precision::f32());
   const std::vector<Document> documents = {
       {{1, 2, 3, 4}, {}}, {{5, 6}, {}}, {{7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, {}}, {{18}, {}}};
   for (const BatchMode mode : {BatchMode::padded, BatchMode::packed}) {

@@ -1,6 +1,7 @@
 // The attention probe against the model itself: its maps have the shape [layer][head][T][T], every row is a
 // distribution with zeros above the diagonal (causal), they are exactly forward_cached's probabilities, and
-// they equal the full (uncached, training-path) forward's attention probabilities up to rounding.
+// they equal, up to rounding, the probabilities of the same tokens decoded one at a time (each query at its
+// offset into the cache).
 #include "infer/attention_probe.h"
 
 #include <gtest/gtest.h>
@@ -64,7 +65,7 @@ TEST_F(AttentionProbeTest, CutsToMaxTokens) {
   EXPECT_TRUE(probe_attention(model_, tokenizer_, "").weights.empty());
 }
 
-TEST_F(AttentionProbeTest, EqualsForwardCachedAndTheFullForward) {
+TEST_F(AttentionProbeTest, EqualsForwardCachedAndTokenByTokenDecoding) {
   const AttentionMaps maps = probe_attention(model_, tokenizer_, kPrompt);
   const std::vector<int32_t> ids = tokenizer_.encode(kPrompt);
   const int64_t t = static_cast<int64_t>(ids.size());
@@ -79,15 +80,24 @@ TEST_F(AttentionProbeTest, EqualsForwardCachedAndTheFullForward) {
   for (const Tensor& layer : cached)
     for (float w : layer.span<float>()) ASSERT_EQ(maps.weights[index++], w);
 
-  // The training path computes attention with its own code (no cache).
-  Batch batch{input, Tensor::zeros({1, t}, DType::i32), {}, {}};
-  model_.forward(batch, false);
-  for (int64_t layer = 0; layer < 2; ++layer) {
-    const Tensor full = backend_.to_host(model_.attention_probs(layer));
-    ASSERT_EQ(full.numel(), 4 * t * t);
-    const std::span<const float> expected = full.span<float>();
-    for (int64_t i = 0; i < 4 * t * t; ++i)
-      EXPECT_NEAR(maps.weights[static_cast<size_t>(layer * 4 * t * t + i)], expected[static_cast<size_t>(i)], 1e-5);
+  // The same tokens fed one position at a time (each query at its offset into the cache): row t of the maps
+  // is the one-query map of position t.
+  KvCache incremental = model_.make_cache(1, t);
+  for (int64_t position = 0; position < t; ++position) {
+    Tensor token = Tensor::empty({1, 1}, DType::i32);
+    token.data<int32_t>()[0] = ids[static_cast<size_t>(position)];
+    std::vector<Tensor> step;
+    model_.forward_cached(token, incremental, {}, &step);
+    ASSERT_EQ(step.size(), 2u);
+    for (int64_t layer = 0; layer < 2; ++layer) {
+      ASSERT_EQ(step[static_cast<size_t>(layer)].shape(), (Shape{1, 4, 1, position + 1}));
+      const std::span<const float> row = step[static_cast<size_t>(layer)].span<float>();
+      for (int64_t head = 0; head < 4; ++head)
+        for (int64_t key = 0; key <= position; ++key)
+          EXPECT_NEAR(maps.weights[static_cast<size_t>(((layer * 4 + head) * t + position) * t + key)],
+                      row[static_cast<size_t>(head * (position + 1) + key)], 1e-5)
+              << "layer " << layer << " head " << head << " query " << position << " key " << key;
+    }
   }
 }
 

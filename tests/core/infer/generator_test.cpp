@@ -35,9 +35,8 @@ class GeneratorTest : public ::testing::Test {
  protected:
   GeneratorTest()
       : backend_(2),
-        tokenizer_(
-            Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
-        model_(test_config(), backend_, DType::f64),
+        tokenizer_(Tokenizer::load(default_tokenizer_dir() / "tokenizer.json")),
+        model_(test_config(), backend_, Precision::f64()),
         generator_(model_, tokenizer_) {
     model_.init_weights(5);
   }

@@ -1,6 +1,6 @@
 // The whole model: gradients against central finite differences in double precision (dense and MoE, GQA and
-// multi-head, YaRN on and off, padding mask, dropout), KV-cache decoding against the full forward, and f32
-// against f64.
+// multi-head, YaRN on and off, padding mask, dropout), KV-cache decoding against the full forward, f32
+// against f64, the host's range checks, the loss totals left on the device, and the planned bytes by role.
 #include "model/minimind_model.h"
 
 #include <gtest/gtest.h>
@@ -52,12 +52,18 @@ void randomize(MiniMindModel& model, uint64_t seed) {
   }
 }
 
+Tensor clone_host(Backend& backend, const Tensor& t) {
+  Tensor copy = Tensor::empty(t.shape(), t.dtype());
+  backend.copy(t, copy);
+  return copy;
+}
+
 // Compares the analytic gradient of every parameter tensor with finite differences at up to `per_tensor`
 // random elements of it.
 void expect_model_gradients(const ModelConfig& config, const Batch& batch, bool training, uint64_t dropout_seed,
                             int per_tensor = 12) {
   CpuBackend backend(1);
-  MiniMindModel model(config, backend, DType::f64);
+  MiniMindModel model(config, backend, Precision::f64());
   randomize(model, 11);
   backend.zero(model.gradients().buffer());
   model.forward(batch, training, dropout_seed);
@@ -168,7 +174,7 @@ TEST(MiniMindModel, LossIsMaskedMeanCrossEntropyPlusAux) {
   ModelConfig c = small_config();
   c.use_moe = true;
   CpuBackend backend(1);
-  MiniMindModel model(c, backend, DType::f64);
+  MiniMindModel model(c, backend, Precision::f64());
   randomize(model, 3);
   std::mt19937_64 rng(9);
   const Batch batch = random_batch(2, 5, 23, rng);
@@ -197,7 +203,7 @@ TEST(MiniMindModel, LossIsMaskedMeanCrossEntropyPlusAux) {
 // Prefill then one token at a time must give the logits of the full causal forward, position by position.
 void expect_cache_matches_full_forward(const ModelConfig& config, bool with_padding) {
   CpuBackend backend(2);
-  MiniMindModel model(config, backend, DType::f64);
+  MiniMindModel model(config, backend, Precision::f64());
   randomize(model, 21);
   std::mt19937_64 rng(12);
   const int64_t b = 2, t = 9, prefill = 4;
@@ -264,7 +270,7 @@ TEST(MiniMindModel, Float32AgreesWithFloat64) {
   ModelConfig c = small_config();
   c.use_moe = true;
   CpuBackend backend(2);
-  MiniMindModel exact(c, backend, DType::f64), single(c, backend, DType::f32);
+  MiniMindModel exact(c, backend, Precision::f64()), single(c, backend, Precision::f32());
   randomize(exact, 4);
   const Tensor p64 = exact.parameters().buffer();
   for (int64_t i = 0; i < p64.numel(); ++i) single.parameters().buffer().data<float>()[i] = static_cast<float>(p64.data<double>()[i]);
@@ -299,9 +305,37 @@ TEST(MiniMindModel, ActivationEstimateIsWhatTheStepAllocates) {
     std::mt19937_64 rng(3);
     model.forward(random_batch(3, 7, 23, rng, DType::f32), true);
     EXPECT_EQ(model.allocated_activation_bytes(), MiniMindModel::activation_bytes(c, 3, 7, DType::f32));
-    // The attention probabilities alone are B * heads * T * T floats per layer.
-    EXPECT_GT(model.allocated_activation_bytes(), 2 * 3 * 4 * 7 * 7 * 4);
   }
+}
+
+// Reference: a count by hand of the statistics of a dense training plan (rstd twice and the attention's
+// log-sum-exp per layer; the final rstd, the loss mask, the log-sum-exp, the losses and their gradient).
+// Solving the three plan sizes (bf16, f32, f64 compute) for the compute-dtype and statistic elements shows
+// the statistics are f32 under bf16 compute, and f64 under f64.
+TEST(MiniMindModel, ActivationBytesCountStatisticsInTheWideDtype) {
+  const ModelConfig c = small_config();
+  const int64_t b = 3, t = 7, n = b * t;
+  const int64_t bf16 = MiniMindModel::activation_bytes(c, b, t, DType::bf16);
+  const int64_t f32 = MiniMindModel::activation_bytes(c, b, t, DType::f32);
+  const int64_t f64 = MiniMindModel::activation_bytes(c, b, t, DType::f64);
+  // bytes = 2 or 4 or 8 per compute element + 4, 4 or 8 per statistic element + the same i32 and f64 rest.
+  const int64_t compute_elements = (f32 - bf16) / 2;
+  const int64_t statistic_elements = (f64 - f32) / 4 - compute_elements;
+  EXPECT_EQ((f32 - bf16) % 2, 0);
+  // The log-sum-exp [B, Hq, T] per layer, never the [B, Hq, T, T] probabilities.
+  EXPECT_EQ(statistic_elements, c.num_hidden_layers * (2 * n + b * c.num_attention_heads * t) + 5 * n);
+}
+
+// The message of the std::invalid_argument `action` throws, or a failure.
+template <typename Action>
+std::string invalid_argument_message(Action action) {
+  try {
+    action();
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no std::invalid_argument";
+  return "";
 }
 
 TEST(MiniMindModel, RefusesBadBatches) {
@@ -315,6 +349,95 @@ TEST(MiniMindModel, RefusesBadBatches) {
   EXPECT_THROW(model.backward(), std::logic_error);
   Batch too_long{Tensor::zeros({1, 65}, DType::i32), Tensor::zeros({1, 65}, DType::i32), {}, {}};
   EXPECT_THROW(model.forward(too_long, true), std::invalid_argument);
+}
+
+// Ids and targets index tables on the device, where nothing checks them: the host refuses them first, per
+// batch, naming the tensor, the row and column, and the value.
+TEST(MiniMindModel, RangeChecksNameTheTokenOutsideTheVocabulary) {
+  CpuBackend backend(1);
+  MiniMindModel model(small_config(), backend);
+  Batch batch{Tensor::zeros({2, 4}, DType::i32), Tensor::zeros({2, 4}, DType::i32), {}, {}};
+  EXPECT_NO_THROW(model.forward(batch, false));
+  batch.input_ids.data<int32_t>()[1 * 4 + 2] = 23;
+  std::string message = invalid_argument_message([&] { model.forward_async(batch, true); });
+  EXPECT_NE(message.find("input_ids[1, 2] = 23"), std::string::npos) << message;
+  EXPECT_NE(message.find("[0, 23)"), std::string::npos) << message;
+  batch.input_ids.data<int32_t>()[1 * 4 + 2] = 22;  // the last id is fine
+  batch.targets.data<int32_t>()[3] = -1;
+  message = invalid_argument_message([&] { model.forward(batch, false); });
+  EXPECT_NE(message.find("targets[0, 3] = -1"), std::string::npos) << message;
+
+  KvCache cache = model.make_cache(1, 8);
+  Tensor ids = Tensor::zeros({1, 3}, DType::i32);
+  ids.data<int32_t>()[2] = 100;
+  message = invalid_argument_message([&] { model.forward_cached(ids, cache); });
+  EXPECT_NE(message.find("input_ids[0, 2] = 100"), std::string::npos) << message;
+  EXPECT_EQ(cache.length(), 0);  // refused before anything ran
+}
+
+TEST(MiniMindModel, RefusesAComputeDtypeTheBackendLacks) {
+  CpuBackend backend(1);
+  const std::string message = invalid_argument_message(
+      [&] { MiniMindModel model(small_config(), backend, Precision::bf16_mixed()); });
+  EXPECT_NE(message.find("bf16"), std::string::npos) << message;
+  EXPECT_NE(message.find("cpu"), std::string::npos) << message;
+}
+
+// forward_async leaves the loss on the device: its totals are what forward reads back (reference: the same
+// batch through forward), and the backward needs nothing else.
+TEST(MiniMindModel, AsyncForwardKeepsTheLossTotalsOnTheDevice) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  CpuBackend backend(1);
+  MiniMindModel model(c, backend, Precision::f64());
+  randomize(model, 3);
+  std::mt19937_64 rng(9);
+  const Batch batch = random_batch(2, 5, 23, rng);
+  const LossTerms terms = model.forward(batch, true);
+  backend.zero(model.gradients().buffer());
+  model.backward();
+  const Tensor expected = clone_host(backend, model.gradients().buffer());
+
+  model.forward_async(batch, true);
+  const Tensor totals = backend.to_host(model.loss_totals());
+  ASSERT_EQ(totals.shape(), Shape{kLossTotalsSize});
+  EXPECT_EQ(totals.data<double>()[kTotalsScored], static_cast<double>(terms.scored_tokens));
+  EXPECT_EQ(totals.data<double>()[kTotalsWeightedLoss] / totals.data<double>()[kTotalsScored],
+            terms.cross_entropy);
+  EXPECT_EQ(totals.data<double>()[kTotalsAuxLoss], terms.aux_loss);
+  backend.zero(model.gradients().buffer());
+  model.backward();
+  const Tensor again = model.gradients().buffer();
+  for (int64_t i = 0; i < again.numel(); ++i)
+    ASSERT_EQ(again.data<double>()[i], expected.data<double>()[i]) << i;
+}
+
+// The expert load is read back from the dispatch plan only when asked, for the last forward, cached or not.
+// Reference: the full forward and a prefill of the same tokens route alike; each layer's shares sum to one.
+TEST(MiniMindModel, ExpertLoadIsReadFromTheLastForward) {
+  ModelConfig c = small_config();
+  c.use_moe = true;
+  CpuBackend backend(1);
+  MiniMindModel model(c, backend, Precision::f64());
+  EXPECT_TRUE(model.expert_load().fraction.empty());  // no forward yet
+  randomize(model, 5);
+  std::mt19937_64 rng(2);
+  const Batch batch = random_batch(1, 6, 23, rng);
+  model.forward(batch, false);
+  const ExpertLoad full = model.expert_load();
+  ASSERT_EQ(full.fraction.size(), static_cast<size_t>(c.num_hidden_layers));
+  for (const std::vector<double>& layer : full.fraction) {
+    ASSERT_EQ(layer.size(), static_cast<size_t>(c.n_routed_experts));
+    double sum = 0;
+    for (double share : layer) {
+      EXPECT_GE(share, 0.0);
+      sum += share;
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-12);
+  }
+  KvCache cache = model.make_cache(1, 6);
+  model.forward_cached(batch.input_ids, cache);
+  EXPECT_EQ(model.expert_load().fraction, full.fraction);
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ TEST_P(PytorchParity, LogitsLossAndGradients) {
   const double tolerance = dtype == DType::f32 ? 1e-5 : 1e-9;
 
   CpuBackend backend(2);
-  auto model = load_model(dir, backend, dtype);
+  auto model = load_model(dir, backend, Precision{dtype});
   const SafetensorsFile reference = SafetensorsFile::open(dir / "reference.safetensors");
   Batch batch{reference.read("input_ids", DType::i32), reference.read("targets", DType::i32),
               reference.read("loss_mask", dtype), {}};

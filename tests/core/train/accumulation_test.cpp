@@ -24,7 +24,7 @@ TEST(GradientAccumulation, MicroBatchesEqualOneLargerBatch) {
     c.use_moe = moe;
     c.seq_aux = true;  // per-sequence aux loss: a mean over sequences, so it splits like the cross-entropy
     CpuBackend backend(2);
-    MiniMindModel model(c, backend, DType::f64);
+    MiniMindModel model(c, backend, Precision::f64());
     model.init_weights(4);
     std::mt19937_64 rng(8);
     const int64_t k = 3, b = 2, t = 6;

@@ -93,11 +93,11 @@ TEST_F(CheckpointTest, RoundTripIsBitIdentical) {
 }
 
 TEST_F(CheckpointTest, RoundTripIsBitIdenticalInDouble) {
-  MiniMindModel model(testing::checkpoint_test_config(), backend_, DType::f64);
+  MiniMindModel model(testing::checkpoint_test_config(), backend_, Precision::f64());
   const Tensor base = testing::initial_parameters(model, 6);
   const fs::path dir = write_checkpoint(run_.path(), model, state_for_step(model, base, 7));
-  const LoadedCheckpoint loaded = read_checkpoint(dir, backend_, DType::f64);
-  EXPECT_EQ(loaded.model->dtype(), DType::f64);
+  const LoadedCheckpoint loaded = read_checkpoint(dir, backend_, Precision::f64());
+  EXPECT_EQ(loaded.model->precision(), Precision::f64());
   testing::expect_checkpoint_of_step(loaded, model, base, 7);
 }
 

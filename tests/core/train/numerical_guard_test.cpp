@@ -1,5 +1,6 @@
 // Reference: hand-built loss/grad-norm sequences whose verdicts follow from the definitions (non-finite
-// values, a z-score computed here by hand for a window of alternating values), and an exact round trip.
+// values, a z-score computed here by hand for a window of alternating values), the limits the device judges
+// against computed by hand, verdicts recorded from the device, and an exact round trip.
 #include "train/numerical_guard.h"
 
 #include <gtest/gtest.h>
@@ -121,6 +122,74 @@ TEST(NumericalGuard, StateRoundTripJudgesExactlyAlike) {
     EXPECT_EQ(a.reason, b.reason) << "step " << i;
   }
   EXPECT_EQ(restored.to_json(), original.to_json());
+}
+
+// The limits the device judges against: +inf until spikes are judged, then mean + z * std of the window
+// (computed here by hand for the alternating window).
+TEST(NumericalGuard, LimitsAreInfiniteUntilJudgedThenMeanPlusZScales) {
+  NumericalGuard guard(small_config());
+  EXPECT_EQ(guard.limits().loss, kInf);
+  EXPECT_EQ(guard.limits().grad_norm, kInf);
+  feed_normal_steps(guard, 3);
+  EXPECT_EQ(guard.limits().loss, kInf);  // 3 accepted < warmup 4
+  NumericalGuard judged(small_config());
+  feed_normal_steps(judged, 10);  // the window: five 2.9 and five 3.1 losses, five 0.9 and five 1.1 norms
+  const double std_dev = 0.1 * std::sqrt(10.0 / 9.0);
+  EXPECT_NEAR(judged.limits().loss, 3.0 + 3.0 * std_dev, 1e-12);
+  EXPECT_NEAR(judged.limits().grad_norm, 1.0 + 3.0 * std_dev, 1e-12);
+
+  NumericalGuardConfig off = small_config();
+  off.z_threshold = 0;  // spike detection off
+  NumericalGuard no_spikes(off);
+  feed_normal_steps(no_spikes, 10);
+  EXPECT_EQ(no_spikes.limits().loss, kInf);
+}
+
+// record() takes the device's verdict as given: an applied step joins the window whatever the host would
+// have said, and a skipped one is explained the way check() explains it.
+TEST(NumericalGuard, RecordKeepsTheDevicesVerdictAndExplainsSkips) {
+  NumericalGuard guard(small_config());
+  feed_normal_steps(guard, 10);
+  const double std_dev = 0.1 * std::sqrt(10.0 / 9.0);
+  // A spike by the limits, skipped by the device: the reason names it.
+  GuardVerdict verdict = guard.record(3.0 + 3.5 * std_dev, 1.0, false);
+  EXPECT_EQ(verdict.action, GuardVerdict::skip);
+  EXPECT_NE(verdict.reason.find("loss"), std::string::npos) << verdict.reason;
+  EXPECT_NE(verdict.reason.find("spike"), std::string::npos) << verdict.reason;
+  EXPECT_EQ(guard.consecutive_skips(), 1);
+  verdict = guard.record(kNaN, 1.0, false);
+  EXPECT_NE(verdict.reason.find("loss is NaN"), std::string::npos) << verdict.reason;
+  verdict = guard.record(3.0, kInf, false);
+  EXPECT_EQ(verdict.action, GuardVerdict::stop);  // the third in a row
+  EXPECT_NE(verdict.reason.find("gradient norm is Inf"), std::string::npos) << verdict.reason;
+
+  // Applied by the device: joins the window and resets the run of skips.
+  NumericalGuard fresh(small_config());
+  feed_normal_steps(fresh, 10);
+  EXPECT_EQ(fresh.record(3.0, 1.0, true).action, GuardVerdict::apply);
+  EXPECT_EQ(fresh.accepted_steps(), 11);
+  EXPECT_EQ(fresh.consecutive_skips(), 0);
+  // A skip the window does not explain (a borderline the device rounded the other way) still says why.
+  verdict = fresh.record(3.0, 1.0, false);
+  EXPECT_EQ(verdict.action, GuardVerdict::skip);
+  EXPECT_NE(verdict.reason.find("limit"), std::string::npos) << verdict.reason;
+}
+
+// check() is limits() and record() on the host: the same verdicts for values either side of the limits.
+TEST(NumericalGuard, CheckJudgesAsTheDeviceDoesAgainstTheLimits) {
+  for (const double offset : {-1e-9, 1e-9}) {
+    NumericalGuard guard(small_config());
+    feed_normal_steps(guard, 10);
+    const GuardLimits limits = guard.limits();
+    NumericalGuard twin = NumericalGuard::from_json(guard.to_json());
+    const GuardVerdict checked = guard.check(limits.loss + offset, 1.0);
+    const bool within = limits.loss + offset <= limits.loss;
+    const GuardVerdict recorded = twin.record(limits.loss + offset, 1.0, within);
+    EXPECT_EQ(checked.action, within ? GuardVerdict::apply : GuardVerdict::skip);
+    EXPECT_EQ(checked.action, recorded.action);
+    EXPECT_EQ(checked.reason, recorded.reason);
+    EXPECT_EQ(guard.to_json(), twin.to_json());
+  }
 }
 
 TEST(NumericalGuard, RejectsBadConfigAndState) {

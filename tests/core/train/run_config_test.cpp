@@ -60,6 +60,7 @@ RunConfig unusual_run() {
   c.train.log_every = 5;
   c.train.seed = 1234;
   c.train.threads = 3;
+  c.train.precision = "bf16";
   c.train.spike_z = 4.5;
   c.train.max_consecutive_skips = 9;
   c.train.tokenizer = "/tok/tokenizer.json";
@@ -151,6 +152,7 @@ TEST(RunConfig, WrongTypesAndUnknownKeysAreNamedWithTheirSectionAndTheFile) {
   bad["train"]["schedule"]["kind"] = "triangle";
   bad["train"]["adamw"]["decay"] = "some";
   bad["train"]["seed"] = -3;
+  bad["train"]["precision"] = "half";
   bad["train"]["batchsize"] = 4;
   bad["model"]["hidden_size"] = "wide";
   try {
@@ -161,10 +163,15 @@ TEST(RunConfig, WrongTypesAndUnknownKeysAreNamedWithTheirSectionAndTheFile) {
     EXPECT_NE(text.find("runs/bad.json"), std::string::npos) << text;
     EXPECT_NE(text.find("train.batch_size: expected an integer, got string \"twelve\""), std::string::npos) << text;
     const std::pair<const char*, const char*> expected[] = {
-        {"train.seq_len", "an integer"},          {"train.packed", "true or false"},
-        {"train.schedule.learning_rate", "a number"}, {"train.schedule.kind", "triangle"},
-        {"train.adamw.decay", "\"all\" or \"matrices\""}, {"train.seed", "non-negative"},
-        {"train.batchsize", "not a setting"},     {"model.hidden_size", "an integer"},
+        {"train.seq_len", "an integer"},
+        {"train.packed", "true or false"},
+        {"train.schedule.learning_rate", "a number"},
+        {"train.schedule.kind", "triangle"},
+        {"train.adamw.decay", "\"all\" or \"matrices\""},
+        {"train.seed", "non-negative"},
+        {"train.precision", "\"auto\", \"f32\" or \"bf16\""},
+        {"train.batchsize", "not a setting"},
+        {"model.hidden_size", "an integer"},
     };
     for (const auto& [field, words] : expected) {
       const ConfigIssue* issue = find_issue(error.issues(), field);
@@ -316,6 +323,7 @@ TEST(RunConfigRules, EachRuleNamesItsField) {
   expect_refused([](RunConfig& r) { r.train.keep_last = -1; }, "keep_last", "at least 0");
   expect_refused([](RunConfig& r) { r.train.log_every = -1; }, "log_every", "at least 0");
   expect_refused([](RunConfig& r) { r.train.threads = -1; }, "threads", "at least 0");
+  expect_refused([](RunConfig& r) { r.train.precision = "fp16"; }, "precision", "auto, f32 or bf16");
   expect_refused([](RunConfig& r) { r.train.spike_z = 0; }, "spike_z", "positive");
   expect_refused([](RunConfig& r) { r.train.max_consecutive_skips = 0; }, "max_consecutive_skips", "positive");
   expect_refused([](RunConfig& r) { r.train.sample_every = -1; }, "sample_every", "at least 0");

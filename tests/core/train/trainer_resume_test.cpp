@@ -128,6 +128,38 @@ TEST_F(TrainerResume, FallsBackPastADamagedNewestCheckpointAndSaysSo) {
             (std::vector<fs::path>{checkpoints / "step-000004", checkpoints / "step-000008", newest}));
 }
 
+// A run moves between devices: its checkpoints hold the f32 master weights. A checkpoint of a run recorded
+// as trained on a GPU in bf16 resumes on the CPU in f32, says so, and (as this one was in truth computed in
+// f32) ends exactly as the run that never moved.
+TEST_F(TrainerResume, AGpuRunInBf16ResumesOnTheCpuInF32) {
+  train("full");
+  const std::vector<float> expected = parameters_of(dir_ / "full" / "checkpoints" / "step-000012", backend_);
+  LoadedCheckpoint loaded = read_checkpoint(dir_ / "full" / "checkpoints" / "step-000004", backend_);
+  loaded.state.run_config["device"] = "cuda";
+  loaded.state.run_config["precision"] = "bf16";
+  write_checkpoint(dir_ / "moved", *loaded.model, loaded.state);
+
+  WarningRecorder warnings;
+  {
+    EventStream events;
+    events.subscribe(std::ref(warnings));
+    auto trainer = Trainer::resume(dir_ / "moved", backend_, events);
+    EXPECT_EQ(trainer->step(), 4);
+    EXPECT_EQ(trainer->run().reason, "finished");
+    events.close();
+  }
+  const auto said = [&](const std::string& text) {
+    for (const std::string& message : warnings.messages)
+      if (message.find(text) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(said("the run was trained on cuda and continues on cpu"))
+      << ::testing::PrintToString(warnings.messages);
+  EXPECT_TRUE(said("the run computed in bf16, which cpu cannot: it continues in f32"))
+      << ::testing::PrintToString(warnings.messages);
+  EXPECT_EQ(parameters_of(dir_ / "moved" / "checkpoints" / "step-000012", backend_), expected);
+}
+
 TEST_F(TrainerResume, NoIntactCheckpointIsRefusedWithEachProblem) {
   train("run");
   const fs::path checkpoints = dir_ / "run" / "checkpoints";
