@@ -75,6 +75,14 @@ MemoryTarget MemoryTarget::for_device(Device device) {
                                 : MemoryTarget{Device::cpu, Precision::f32()};
 }
 
+MemoryTarget MemoryTarget::for_choice(Device device, const std::string& precision) {
+  if (precision == "auto") return for_device(device);
+  if (precision != "f32" && precision != "bf16")
+    throw std::invalid_argument("precision must be auto, f32 or bf16, got \"" + precision + "\"");
+  if (precision == "bf16" && device == Device::cuda) return {device, Precision::bf16_mixed()};
+  return {device, Precision::f32()};
+}
+
 int64_t MemoryEstimate::total() const {
   int64_t sum = 0;
   for (const Part& part : parts()) sum = saturating_add(sum, part.bytes);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend/precision.h"
@@ -40,6 +41,11 @@ struct MemoryTarget {
   Precision precision = Precision::f32();
   // What the lab and the CLI train in on a device: bf16 mixed precision on a GPU, f32 on the CPU.
   static MemoryTarget for_device(Device device);
+  // A run's precision choice as TrainConfig and --precision spell it (model/precision_choice.h), on
+  // `device`: "auto" is for_device's; "f32" and "bf16" as named, except bf16 on the CPU, which cannot
+  // compute in it: a resumed run continues there in f32 (and a new one is refused). Throws
+  // std::invalid_argument for another name.
+  static MemoryTarget for_choice(Device device, const std::string& precision);
   bool operator==(const MemoryTarget&) const = default;
 };
 

@@ -243,7 +243,7 @@ TEST(MainWindow, OutOfMemoryIsShownInPlainWords) {
   ASSERT_TRUE(wait_for([&] { return !window.error_text().isEmpty(); }));
   // The memory preflight refuses it before anything is allocated, with the figures and a size that fits.
   EXPECT_TRUE(
-      window.error_text().contains("training at batch size 4096 x sequence length 4096 needs 2.9 TiB"))
+      window.error_text().contains("training at batch size 4096 x sequence length 4096 needs 953.2 GiB"))
       << window.error_text().toStdString();
   EXPECT_TRUE(window.error_text().contains("is available")) << window.error_text().toStdString();
   EXPECT_FALSE(window.training()->running());

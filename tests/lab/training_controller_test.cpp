@@ -181,7 +181,7 @@ TEST(TrainingController, ALogThatCannotBeWrittenIsAProblemWhileTheRunGoesOn) {
 }
 
 TEST(TrainingController, ARunThatDoesNotFitInMemoryIsRefusedBeforeAllocating) {
-  // The example, 3.8 TiB: refused with the memory verdict before the model or the data is touched.
+  // The example, 787 GiB: refused with the memory verdict before the model or the data is touched.
   ScratchDirectory dir;
   TrainingController controller;
   QString message;
@@ -192,7 +192,7 @@ TEST(TrainingController, ARunThatDoesNotFitInMemoryIsRefusedBeforeAllocating) {
   config.batch_size = 64;
   config.seq_len = 4096;
   EXPECT_FALSE(controller.start(config, preset("large")));
-  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 3.8 TiB"))
+  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 787.0 GiB"))
       << message.toStdString();
   EXPECT_TRUE(message.contains("is available")) << message.toStdString();
   EXPECT_FALSE(controller.running());
@@ -247,7 +247,7 @@ TEST(TrainingController, AResumedRunThatNoLongerFitsIsRefusedBeforeAllocating) {
   QString message;
   QObject::connect(&controller, &TrainingController::failed, [&](const QString& m) { message = m; });
   EXPECT_FALSE(controller.resume_run(run_dir, "cpu", 1));
-  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 3.8 TiB"))
+  EXPECT_TRUE(message.startsWith("training at batch size 64 x sequence length 4096 needs 787.0 GiB"))
       << message.toStdString();
   EXPECT_FALSE(controller.running());
 }

@@ -255,7 +255,8 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   ConfigView view;
   view.set_memory_source([] { return AvailableMemory{64 * kGiB, "MemAvailable"}; });
   EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
-  // The example: the large preset at 64 x 4096 (3.8 TiB) used to leave Train enabled.
+  // The example: the large preset at 64 x 4096 used to leave Train enabled. With attention keeping
+  // its log-sum-exp instead of its probabilities the plan is 787 GiB (memory_preflight_test counts it).
   combo(view, "preset")->setCurrentText("large");
   spin(view, "batch_size")->setValue(64);
   spin(view, "seq_len")->setValue(4096);
@@ -273,22 +274,21 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   EXPECT_TRUE(marked(view, "seq_len"));
   EXPECT_FALSE(marked(view, "hidden_size"));
   EXPECT_EQ(view.field_reason("batch_size").toStdString(), verdict.message);
-  EXPECT_TRUE(view.field_reason("batch_size").contains("needs 3.8 TiB (activations 3.8 TiB"));
+  EXPECT_TRUE(view.field_reason("batch_size").contains("needs 787.0 GiB (activations 770.2 GiB"));
+  EXPECT_TRUE(view.field_reason("batch_size")
+                  .contains("The largest batch size that fits at sequence length 4096 is"));
   EXPECT_TRUE(
-      view.field_reason("batch_size").contains("the longest sequence length that fits at batch size 1 is"));
-  EXPECT_TRUE(
-      view.field_reason("seq_len").contains("Needs 4.1 TiB with the safety margin; 64.0 GiB is available"));
+      view.field_reason("seq_len").contains("Needs 866.0 GiB with the safety margin; 64.0 GiB is available"));
   EXPECT_TRUE(
       view.problems().join("\n").contains("memory: training at batch size 64 x sequence length 4096"));
   const ModelSummaryView* summary = view.summary_view();
-  EXPECT_EQ(summary->field_text("Total memory"), "3.8 TiB");
+  EXPECT_EQ(summary->field_text("Total memory"), "787.0 GiB");
   EXPECT_EQ(summary->field_text("Available memory"),
-            "64.0 GiB (MemAvailable); 4.1 TiB with the safety margin does not fit");
+            "64.0 GiB (MemAvailable); 866.0 GiB with the safety margin does not fit");
 
-  // The suggested length fits: the marks go and Train comes back.
-  ASSERT_TRUE(verdict.largest_length.has_value());
-  spin(view, "batch_size")->setValue(1);
-  spin(view, "seq_len")->setValue(static_cast<int>(*verdict.largest_length));
+  // The suggested batch fits: the marks go and Train comes back.
+  ASSERT_TRUE(verdict.largest_batch.has_value());
+  spin(view, "batch_size")->setValue(static_cast<int>(*verdict.largest_batch));
   EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
   EXPECT_TRUE(view.train_button()->isEnabled());
   EXPECT_FALSE(marked(view, "batch_size"));
@@ -337,6 +337,17 @@ TEST(ConfigView, OnAGpuTheCostAndTheCheckAreTheGpusFigures) {
   EXPECT_FALSE(summary->shows("GPU buffers"));
   EXPECT_FALSE(marked(view, "batch_size"));
   EXPECT_TRUE(view.train_button()->isEnabled());
+
+  // A run that asks for f32 is estimated in f32 on the GPU too: no compute copy, f32 activations.
+  RunConfig f32_run = view.run_config();
+  f32_run.train.precision = "f32";
+  view.set_run_config(f32_run);
+  view.set_device("cuda:0", [] { return AvailableMemory{int64_t{1} << 50, "cuda:0 free memory"}; });
+  const MemoryEstimate f32_on_gpu = training_memory(model, 64, 1024, {Device::cuda, Precision::f32()});
+  EXPECT_EQ(summary->field_text("Device"), "cuda:0, f32");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(f32_on_gpu.total())));
+  EXPECT_FALSE(summary->shows("Compute weights"));
+  EXPECT_TRUE(summary->shows("GPU buffers"));
 }
 
 TEST(ConfigView, WithoutAMemoryFigureTheCheckIsLeftOut) {

@@ -169,6 +169,13 @@ TEST(Estimates, MemoryOfATrainingStepOnAGpuInMixedPrecision) {
   const MemoryTarget gpu = MemoryTarget::for_device(Device::cuda);
   EXPECT_EQ(gpu, (MemoryTarget{Device::cuda, Precision::bf16_mixed()}));
   EXPECT_EQ(MemoryTarget::for_device(Device::cpu), MemoryTarget{});
+  // The run's precision choice, as the trainer resolves it on each device.
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "auto"), gpu);
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "bf16"), gpu);
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "f32"), (MemoryTarget{Device::cuda, Precision::f32()}));
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cpu, "auto"), MemoryTarget{});
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cpu, "bf16"), MemoryTarget{}) << "the CPU continues in f32";
+  EXPECT_THROW(MemoryTarget::for_choice(Device::cpu, "fp16"), std::invalid_argument);
   const MemoryEstimate memory = estimate_memory(preset("small"), 32, 512, 1'000'000, gpu);
   EXPECT_EQ(memory.weights_bytes, 4 * parameters);
   EXPECT_EQ(memory.compute_weights_bytes, 2 * parameters);
