@@ -4,130 +4,20 @@
 // them where they are made.
 #include "backend/backend.h"
 
-#include <cmath>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
+
+#include "backend/argument_check.h"
 
 namespace minimind {
 namespace {
-
-bool is_floating(DType dtype) {
-  return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::bf16 || dtype == DType::f16;
-}
-
-// The checks of one op call: every message starts with the op's name and names the argument.
-class Check {
- public:
-  Check(const Backend& backend, std::string_view op) : backend_(backend), op_(op) {}
-
-  [[noreturn]] void fail(const std::string& message) const {
-    throw std::invalid_argument(std::string(op_) + ": " + message);
-  }
-  [[noreturn]] void fail(std::string_view arg, const std::string& message) const {
-    fail("argument '" + std::string(arg) + "' " + message);
-  }
-
-  // Defined and on the backend's device.
-  void on_device(const Tensor& t, std::string_view arg) const {
-    expect_defined(t, op_, arg);
-    if (t.device() != backend_.device())
-      fail(arg, "should be on " + std::string(device_name(backend_.device())) + ", got " + t.describe());
-  }
-  void rank(const Tensor& t, int rank, std::string_view arg) const {
-    on_device(t, arg);
-    expect_rank(t, rank, op_, arg);
-  }
-  void tensor(const Tensor& t, const Shape& shape, DType dtype, std::string_view arg) const {
-    on_device(t, arg);
-    expect_shape(t, shape, op_, arg);
-    expect_dtype(t, dtype, op_, arg);
-  }
-  // The same, for an argument that may be undefined.
-  void optional(const Tensor& t, const Shape& shape, DType dtype, std::string_view arg) const {
-    if (t.defined()) tensor(t, shape, dtype, arg);
-  }
-  void indices(const Tensor& t, const Shape& shape, std::string_view arg) const {
-    tensor(t, shape, DType::i32, arg);
-  }
-  void scalars(const Tensor& t, int64_t size, std::string_view arg) const {
-    tensor(t, {size}, DType::f64, arg);
-  }
-
-  // C, the compute dtype of the call, from its first compute operand: one the backend computes in.
-  DType compute(const Tensor& t, int rank, std::string_view arg) const {
-    this->rank(t, rank, arg);
-    if (!backend_.supports_compute(t.dtype()))
-      fail(arg,
-           "should be in a compute dtype of this backend (" + compute_dtypes() + "), got " + t.describe());
-    return t.dtype();
-  }
-  // S (or G, the master dtype), for an op whose first operand is a statistic: the wide dtype of a compute
-  // dtype of this backend.
-  DType statistic(const Tensor& t, int rank, std::string_view arg) const {
-    this->rank(t, rank, arg);
-    for (DType c : kComputeCandidates)
-      if (backend_.supports_compute(c) && wide_dtype(c) == t.dtype()) return t.dtype();
-    std::string wide;
-    for (DType c : kComputeCandidates)
-      if (backend_.supports_compute(c) && wide.find(dtype_name(wide_dtype(c))) == std::string::npos)
-        wide += std::string(wide.empty() ? "" : " or ") + std::string(dtype_name(wide_dtype(c)));
-    fail(arg, "should be in a statistic dtype of this backend (" + wide + "), got " + t.describe());
-  }
-
-  void dropout(const Dropout& dropout, std::string_view arg) const {
-    if (!(dropout.probability >= 0.0 && dropout.probability < 1.0))
-      fail(arg, "probability should be in [0, 1), got " + std::to_string(dropout.probability));
-    if (dropout.active()) indices(dropout.step_seed, {2}, std::string(arg) + ".step_seed");
-  }
-
-  void expert_weights(const ExpertWeights& w, DType dtype, std::string_view arg) const {
-    const std::string block = std::string(arg) + ".block";
-    on_device(w.block, block);
-    expect_dtype(w.block, dtype, op_, block);
-    if (w.shape.size() != 2 || w.shape[0] < 0 || w.shape[1] < 0)
-      fail(arg, "should hold matrices of shape [out, in], got shape " + shape_string(w.shape));
-    const int64_t matrix = shape_numel(w.shape);
-    if (w.count < 1) fail(arg, "should hold at least one expert, got count " + std::to_string(w.count));
-    if (w.count > 1 && w.stride < matrix)
-      fail(arg, "stride " + std::to_string(w.stride) + " is below the " + std::to_string(matrix) +
-                    " elements of one matrix: experts would overlap");
-    if (w.stride < 0) fail(arg, "stride should not be negative, got " + std::to_string(w.stride));
-    const int64_t needed = (w.count - 1) * w.stride + matrix;
-    if (w.block.numel() < needed)
-      fail(arg, std::to_string(w.count) + " experts of " + shape_string(w.shape) + " at stride " +
-                    std::to_string(w.stride) + " need " + std::to_string(needed) + " elements, block is " +
-                    w.block.describe());
-  }
-
- private:
-  static constexpr DType kComputeCandidates[] = {DType::f32, DType::f64, DType::bf16, DType::f16};
-
-  std::string compute_dtypes() const {
-    std::string names;
-    for (DType c : kComputeCandidates)
-      if (backend_.supports_compute(c))
-        names += std::string(names.empty() ? "" : ", ") + std::string(dtype_name(c));
-    return names;
-  }
-
-  const Backend& backend_;
-  std::string_view op_;
-};
-
-bool overlaps(const Tensor& x, const Tensor& y) {
-  if (x.bytes() == 0 || y.bytes() == 0 || x.device() != y.device()) return false;
-  const char* x_begin = static_cast<const char*>(x.raw());
-  const char* y_begin = static_cast<const char*>(y.raw());
-  return x_begin < y_begin + y.bytes() && y_begin < x_begin + x.bytes();
-}
 
 // The dimensions of an attention call, checked against q, k, v, the key mask and the options.
 struct AttentionDims {
   int64_t batch, queries, q_heads, kv_heads, head_dim, cache_rows, keys;
 };
 
-AttentionDims check_attention(const Check& check, const Tensor& q, const Tensor& k, const Tensor& v,
+AttentionDims check_attention(const ArgumentCheck& check, const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& key_mask, const AttentionOptions& options, DType compute) {
   check.rank(q, 4, "q");
   check.rank(k, 4, "k");
@@ -153,7 +43,7 @@ AttentionDims check_attention(const Check& check, const Tensor& q, const Tensor&
 }
 
 // rope_split's head layout: D even and positive (rotate-half), tables S [P, D] covering `last_position`.
-void check_rope_tables(const Check& check, const Tensor& cos, const Tensor& sin, DType statistic,
+void check_rope_tables(const ArgumentCheck& check, const Tensor& cos, const Tensor& sin, DType statistic,
                        int64_t head_dim, int64_t last_position) {
   if (head_dim <= 0 || head_dim % 2 != 0)
     check.fail("the head dim must be even and positive for rotate-half, got " + std::to_string(head_dim));
@@ -169,20 +59,20 @@ void check_rope_tables(const Check& check, const Tensor& cos, const Tensor& sin,
 }
 
 // topk_index i32 [rows, K]; returns K.
-int64_t check_topk_index(const Check& check, const Tensor& topk_index, int64_t rows) {
+int64_t check_topk_index(const ArgumentCheck& check, const Tensor& topk_index, int64_t rows) {
   check.rank(topk_index, 2, "topk_index");
   check.indices(topk_index, {rows, topk_index.dim(1)}, "topk_index");
   return topk_index.dim(1);
 }
 
 // slot_of i32 [rows, K]; returns K.
-int64_t check_slot_of(const Check& check, const Tensor& slot_of, int64_t rows) {
+int64_t check_slot_of(const ArgumentCheck& check, const Tensor& slot_of, int64_t rows) {
   check.rank(slot_of, 2, "slot_of");
   check.indices(slot_of, {rows, slot_of.dim(1)}, "slot_of");
   return slot_of.dim(1);
 }
 
-void check_aux_loss_rows(const Check& check, int64_t rows, int64_t k, int64_t batch) {
+void check_aux_loss_rows(const ArgumentCheck& check, int64_t rows, int64_t k, int64_t batch) {
   if (rows < 1 || k < 1)
     check.fail("needs at least one row and one chosen expert, got " + std::to_string(rows) + " rows of " +
                std::to_string(k));
@@ -196,12 +86,12 @@ void check_aux_loss_rows(const Check& check, int64_t rows, int64_t k, int64_t ba
 // ---- memory ----
 
 void Backend::zero(Tensor& t) {
-  Check(*this, "zero").on_device(t, "t");
+  ArgumentCheck(*this, "zero").on_device(t, "t");
   do_zero(t);
 }
 
 void Backend::copy(const Tensor& src, Tensor& dst) {
-  const Check check(*this, "copy");
+  const ArgumentCheck check(*this, "copy");
   expect_defined(src, "copy", "src");
   expect_defined(dst, "copy", "dst");
   for (const auto& [t, arg] : {std::pair<const Tensor*, const char*>{&src, "src"}, {&dst, "dst"}})
@@ -222,26 +112,26 @@ void Backend::copy(const Tensor& src, Tensor& dst) {
 // ---- elementwise and reductions ----
 
 void Backend::add(Tensor& y, const Tensor& x) {
-  const Check check(*this, "add");
+  const ArgumentCheck check(*this, "add");
   const DType dtype = check.compute(y, y.rank(), "y");
   check.tensor(x, y.shape(), dtype, "x");
   do_add(y, x);
 }
 
 void Backend::scale(Tensor& y, double factor) {
-  Check(*this, "scale").compute(y, y.rank(), "y");
+  ArgumentCheck(*this, "scale").compute(y, y.rank(), "y");
   do_scale(y, factor);
 }
 
 void Backend::sum_squares(const Tensor& x, Tensor& out) {
-  const Check check(*this, "sum_squares");
+  const ArgumentCheck check(*this, "sum_squares");
   check.compute(x, x.rank(), "x");
   check.scalars(out, 1, "out");
   do_sum_squares(x, out);
 }
 
 void Backend::dropout(Tensor& x, const Dropout& dropout) {
-  const Check check(*this, "dropout");
+  const ArgumentCheck check(*this, "dropout");
   check.compute(x, x.rank(), "x");
   check.dropout(dropout, "dropout");
   if (dropout.active()) do_dropout(x, dropout);
@@ -251,7 +141,7 @@ void Backend::dropout(Tensor& x, const Dropout& dropout) {
 
 void Backend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& out,
                      bool accumulate) {
-  const Check check(*this, "matmul");
+  const ArgumentCheck check(*this, "matmul");
   const DType dtype = check.compute(a, 2, "a");
   check.rank(b, 2, "b");
   expect_dtype(b, dtype, "matmul", "b");
@@ -276,7 +166,7 @@ void Backend::matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool tr
 // ---- embedding ----
 
 void Backend::embedding_forward(const Tensor& ids, const Tensor& table, Tensor& out) {
-  const Check check(*this, "embedding_forward");
+  const ArgumentCheck check(*this, "embedding_forward");
   check.rank(ids, 1, "ids");
   check.indices(ids, ids.shape(), "ids");
   const DType dtype = check.compute(table, 2, "table");
@@ -285,7 +175,7 @@ void Backend::embedding_forward(const Tensor& ids, const Tensor& table, Tensor& 
 }
 
 void Backend::embedding_backward(const Tensor& ids, const Tensor& d_out, Tensor& d_table) {
-  const Check check(*this, "embedding_backward");
+  const ArgumentCheck check(*this, "embedding_backward");
   check.rank(ids, 1, "ids");
   check.indices(ids, ids.shape(), "ids");
   const DType dtype = check.compute(d_out, 2, "d_out");
@@ -298,7 +188,7 @@ void Backend::embedding_backward(const Tensor& ids, const Tensor& d_out, Tensor&
 // ---- rmsnorm ----
 
 void Backend::rmsnorm_forward(const Tensor& x, const Tensor& weight, double eps, Tensor& y, Tensor& rstd) {
-  const Check check(*this, "rmsnorm_forward");
+  const ArgumentCheck check(*this, "rmsnorm_forward");
   const DType dtype = check.compute(x, 2, "x");
   const int64_t rows = x.dim(0), hidden = x.dim(1);
   check.tensor(weight, {hidden}, dtype, "weight");
@@ -309,10 +199,12 @@ void Backend::rmsnorm_forward(const Tensor& x, const Tensor& weight, double eps,
 
 void Backend::rmsnorm_backward(const Tensor& d_y, const Tensor& x, const Tensor& weight, const Tensor& rstd,
                                Tensor& d_x, Tensor& d_weight) {
-  const Check check(*this, "rmsnorm_backward");
+  const ArgumentCheck check(*this, "rmsnorm_backward");
   const DType dtype = check.compute(d_y, 2, "d_y");
-  const int64_t rows = d_y.dim(0), hidden = d_y.dim(1);
-  check.tensor(x, {rows, hidden}, dtype, "x");
+  check.rank(x, 2, "x");
+  const int64_t rows = x.dim(0), hidden = x.dim(1);
+  check.tensor(x, x.shape(), dtype, "x");
+  check.tensor(d_y, {rows, hidden}, dtype, "d_y");
   check.tensor(weight, {hidden}, dtype, "weight");
   check.tensor(rstd, {rows}, wide_dtype(dtype), "rstd");
   check.tensor(d_x, {rows, hidden}, dtype, "d_x");
@@ -324,7 +216,7 @@ void Backend::rmsnorm_backward(const Tensor& d_y, const Tensor& x, const Tensor&
 
 void Backend::rope_split_forward(const Tensor& qkv, const Tensor& cos, const Tensor& sin, int64_t kv_offset,
                                  Tensor& q, Tensor& k, Tensor& v) {
-  const Check check(*this, "rope_split_forward");
+  const ArgumentCheck check(*this, "rope_split_forward");
   const DType dtype = check.compute(qkv, 3, "qkv");
   check.rank(q, 4, "q");
   check.rank(k, 4, "k");
@@ -351,7 +243,7 @@ void Backend::rope_split_forward(const Tensor& qkv, const Tensor& cos, const Ten
 
 void Backend::rope_split_backward(const Tensor& d_q, const Tensor& d_k, const Tensor& d_v, const Tensor& cos,
                                   const Tensor& sin, Tensor& d_qkv) {
-  const Check check(*this, "rope_split_backward");
+  const ArgumentCheck check(*this, "rope_split_backward");
   const DType dtype = check.compute(d_q, 4, "d_q");
   check.rank(d_k, 4, "d_k");
   const int64_t batch = d_q.dim(0), seq = d_q.dim(1), q_heads = d_q.dim(2), kv_heads = d_k.dim(2),
@@ -367,7 +259,7 @@ void Backend::rope_split_backward(const Tensor& d_q, const Tensor& d_k, const Te
 
 void Backend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                                 const AttentionOptions& options, Tensor& out, Tensor& lse) {
-  const Check check(*this, "attention_forward");
+  const ArgumentCheck check(*this, "attention_forward");
   const DType dtype = check.compute(q, 4, "q");
   const AttentionDims dims = check_attention(check, q, k, v, key_mask, options, dtype);
   check.dropout(options.dropout, "options.dropout");
@@ -378,7 +270,7 @@ void Backend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& 
 
 void Backend::attention_probs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                               const AttentionOptions& options, Tensor& probs) {
-  const Check check(*this, "attention_probs");
+  const ArgumentCheck check(*this, "attention_probs");
   const DType dtype = check.compute(q, 4, "q");
   const AttentionDims dims = check_attention(check, q, k, v, key_mask, options, dtype);
   check.tensor(probs, {dims.batch, dims.q_heads, dims.queries, dims.keys}, wide_dtype(dtype), "probs");
@@ -388,7 +280,7 @@ void Backend::attention_probs(const Tensor& q, const Tensor& k, const Tensor& v,
 void Backend::attention_backward(const Tensor& d_out, const Tensor& q, const Tensor& k, const Tensor& v,
                                  const Tensor& out, const Tensor& lse, const Tensor& key_mask,
                                  const AttentionOptions& options, Tensor& d_q, Tensor& d_k, Tensor& d_v) {
-  const Check check(*this, "attention_backward");
+  const ArgumentCheck check(*this, "attention_backward");
   const DType dtype = check.compute(d_out, 4, "d_out");
   const AttentionDims dims = check_attention(check, q, k, v, key_mask, options, dtype);
   if (dims.cache_rows != dims.queries || dims.keys != dims.queries || options.query_offset != 0)
@@ -410,7 +302,7 @@ void Backend::attention_backward(const Tensor& d_out, const Tensor& q, const Ten
 
 namespace {
 // The width I of the gate (and of the up) half of gate_up [N, 2I].
-int64_t gate_width(const Check& check, const Tensor& gate_up) {
+int64_t gate_width(const ArgumentCheck& check, const Tensor& gate_up) {
   if (gate_up.dim(1) % 2 != 0)
     check.fail("gate_up", "should have an even number of columns (gate, then up), got " + gate_up.describe());
   return gate_up.dim(1) / 2;
@@ -418,14 +310,14 @@ int64_t gate_width(const Check& check, const Tensor& gate_up) {
 }  // namespace
 
 void Backend::swiglu_forward(const Tensor& gate_up, Tensor& out) {
-  const Check check(*this, "swiglu_forward");
+  const ArgumentCheck check(*this, "swiglu_forward");
   const DType dtype = check.compute(gate_up, 2, "gate_up");
   check.tensor(out, {gate_up.dim(0), gate_width(check, gate_up)}, dtype, "out");
   do_swiglu_forward(gate_up, out);
 }
 
 void Backend::swiglu_backward(const Tensor& d_out, const Tensor& gate_up, Tensor& d_gate_up) {
-  const Check check(*this, "swiglu_backward");
+  const ArgumentCheck check(*this, "swiglu_backward");
   const DType dtype = check.compute(d_out, 2, "d_out");
   check.rank(gate_up, 2, "gate_up");
   check.tensor(gate_up, gate_up.shape(), dtype, "gate_up");
@@ -438,7 +330,7 @@ void Backend::swiglu_backward(const Tensor& d_out, const Tensor& gate_up, Tensor
 
 void Backend::cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& losses,
                                     Tensor& logsumexp) {
-  const Check check(*this, "cross_entropy_forward");
+  const ArgumentCheck check(*this, "cross_entropy_forward");
   const DType dtype = check.compute(logits, 2, "logits");
   const int64_t rows = logits.dim(0);
   check.indices(targets, {rows}, "targets");
@@ -449,7 +341,7 @@ void Backend::cross_entropy_forward(const Tensor& logits, const Tensor& targets,
 
 void Backend::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& logsumexp,
                                      const Tensor& d_losses, Tensor& d_logits) {
-  const Check check(*this, "cross_entropy_backward");
+  const ArgumentCheck check(*this, "cross_entropy_backward");
   const DType dtype = check.compute(logits, 2, "logits");
   const int64_t rows = logits.dim(0);
   check.indices(targets, {rows}, "targets");
@@ -460,7 +352,7 @@ void Backend::cross_entropy_backward(const Tensor& logits, const Tensor& targets
 }
 
 void Backend::masked_loss_totals(const Tensor& losses, const Tensor& loss_mask, Tensor& totals) {
-  const Check check(*this, "masked_loss_totals");
+  const ArgumentCheck check(*this, "masked_loss_totals");
   const DType dtype = check.statistic(losses, 1, "losses");
   check.optional(loss_mask, losses.shape(), dtype, "loss_mask");
   check.scalars(totals, kLossTotalsSize, "totals");
@@ -469,7 +361,7 @@ void Backend::masked_loss_totals(const Tensor& losses, const Tensor& loss_mask, 
 
 void Backend::masked_loss_backward(const Tensor& loss_mask, const Tensor& totals, const Tensor& scale,
                                    Tensor& d_losses) {
-  const Check check(*this, "masked_loss_backward");
+  const ArgumentCheck check(*this, "masked_loss_backward");
   const DType dtype = check.statistic(d_losses, 1, "d_losses");
   check.optional(loss_mask, d_losses.shape(), dtype, "loss_mask");
   check.scalars(totals, kLossTotalsSize, "totals");
@@ -481,7 +373,7 @@ void Backend::masked_loss_backward(const Tensor& loss_mask, const Tensor& totals
 
 void Backend::moe_router_forward(const Tensor& logits, bool normalize, Tensor& scores, Tensor& topk_index,
                                  Tensor& topk_weight) {
-  const Check check(*this, "moe_router_forward");
+  const ArgumentCheck check(*this, "moe_router_forward");
   const DType dtype = check.statistic(logits, 2, "logits");
   const int64_t rows = logits.dim(0), experts = logits.dim(1);
   check.tensor(scores, logits.shape(), dtype, "scores");
@@ -495,7 +387,7 @@ void Backend::moe_router_forward(const Tensor& logits, bool normalize, Tensor& s
 
 void Backend::moe_router_backward(const Tensor& d_topk_weight, const Tensor& d_scores, const Tensor& scores,
                                   const Tensor& topk_index, bool normalize, Tensor& d_logits) {
-  const Check check(*this, "moe_router_backward");
+  const ArgumentCheck check(*this, "moe_router_backward");
   const DType dtype = check.statistic(d_topk_weight, 2, "d_topk_weight");
   check.rank(scores, 2, "scores");
   const int64_t rows = scores.dim(0), experts = scores.dim(1);
@@ -512,7 +404,7 @@ void Backend::moe_router_backward(const Tensor& d_topk_weight, const Tensor& d_s
 
 void Backend::moe_aux_loss_forward(const Tensor& scores, const Tensor& topk_index, int64_t batch,
                                    bool seq_aux, double alpha, Tensor& aux) {
-  const Check check(*this, "moe_aux_loss_forward");
+  const ArgumentCheck check(*this, "moe_aux_loss_forward");
   check.statistic(scores, 2, "scores");
   const int64_t k = check_topk_index(check, topk_index, scores.dim(0));
   check_aux_loss_rows(check, scores.dim(0), k, batch);
@@ -522,7 +414,7 @@ void Backend::moe_aux_loss_forward(const Tensor& scores, const Tensor& topk_inde
 
 void Backend::moe_aux_loss_backward(const Tensor& topk_index, int64_t batch, bool seq_aux, double alpha,
                                     const Tensor& d_aux, Tensor& d_scores) {
-  const Check check(*this, "moe_aux_loss_backward");
+  const ArgumentCheck check(*this, "moe_aux_loss_backward");
   check.statistic(d_scores, 2, "d_scores");
   const int64_t k = check_topk_index(check, topk_index, d_scores.dim(0));
   check_aux_loss_rows(check, d_scores.dim(0), k, batch);
@@ -532,7 +424,7 @@ void Backend::moe_aux_loss_backward(const Tensor& topk_index, int64_t batch, boo
 
 void Backend::moe_plan(const Tensor& topk_index, int64_t num_experts, Tensor& expert_offsets,
                        Tensor& slot_of) {
-  const Check check(*this, "moe_plan");
+  const ArgumentCheck check(*this, "moe_plan");
   check.rank(topk_index, 2, "topk_index");
   check.indices(topk_index, topk_index.shape(), "topk_index");
   if (num_experts < 1) check.fail("num_experts must be positive, got " + std::to_string(num_experts));
@@ -544,7 +436,7 @@ void Backend::moe_plan(const Tensor& topk_index, int64_t num_experts, Tensor& ex
 }
 
 void Backend::moe_gather(const Tensor& x, const Tensor& slot_of, Tensor& sorted) {
-  const Check check(*this, "moe_gather");
+  const ArgumentCheck check(*this, "moe_gather");
   const DType dtype = check.compute(x, 2, "x");
   const int64_t k = check_slot_of(check, slot_of, x.dim(0));
   check.tensor(sorted, {x.dim(0) * k, x.dim(1)}, dtype, "sorted");
@@ -552,7 +444,7 @@ void Backend::moe_gather(const Tensor& x, const Tensor& slot_of, Tensor& sorted)
 }
 
 void Backend::moe_gather_backward(const Tensor& d_sorted, const Tensor& slot_of, Tensor& d_x) {
-  const Check check(*this, "moe_gather_backward");
+  const ArgumentCheck check(*this, "moe_gather_backward");
   const DType dtype = check.compute(d_sorted, 2, "d_sorted");
   check.rank(d_x, 2, "d_x");
   check.tensor(d_x, d_x.shape(), dtype, "d_x");
@@ -563,7 +455,7 @@ void Backend::moe_gather_backward(const Tensor& d_sorted, const Tensor& slot_of,
 
 void Backend::moe_combine_forward(const Tensor& expert_out, const Tensor& topk_weight, const Tensor& slot_of,
                                   Tensor& y) {
-  const Check check(*this, "moe_combine_forward");
+  const ArgumentCheck check(*this, "moe_combine_forward");
   const DType dtype = check.compute(expert_out, 2, "expert_out");
   check.rank(y, 2, "y");
   check.tensor(y, y.shape(), dtype, "y");
@@ -575,7 +467,7 @@ void Backend::moe_combine_forward(const Tensor& expert_out, const Tensor& topk_w
 
 void Backend::moe_combine_backward(const Tensor& d_y, const Tensor& expert_out, const Tensor& topk_weight,
                                    const Tensor& slot_of, Tensor& d_expert_out, Tensor& d_topk_weight) {
-  const Check check(*this, "moe_combine_backward");
+  const ArgumentCheck check(*this, "moe_combine_backward");
   const DType dtype = check.compute(d_y, 2, "d_y");
   const int64_t rows = d_y.dim(0), k = check_slot_of(check, slot_of, rows);
   check.tensor(expert_out, {rows * k, d_y.dim(1)}, dtype, "expert_out");
@@ -587,7 +479,7 @@ void Backend::moe_combine_backward(const Tensor& d_y, const Tensor& expert_out, 
 
 void Backend::expert_matmul(const Tensor& x, const ExpertWeights& weights, const Tensor& expert_offsets,
                             Tensor& out) {
-  const Check check(*this, "expert_matmul");
+  const ArgumentCheck check(*this, "expert_matmul");
   const DType dtype = check.compute(x, 2, "x");
   check.expert_weights(weights, dtype, "weights");
   if (weights.shape[1] != x.dim(1))
@@ -603,7 +495,7 @@ void Backend::expert_matmul(const Tensor& x, const ExpertWeights& weights, const
 void Backend::expert_matmul_backward(const Tensor& d_out, const Tensor& x, const ExpertWeights& weights,
                                      const Tensor& expert_offsets, Tensor& d_x,
                                      const ExpertWeights& d_weights) {
-  const Check check(*this, "expert_matmul_backward");
+  const ArgumentCheck check(*this, "expert_matmul_backward");
   const DType dtype = check.compute(d_out, 2, "d_out");
   check.expert_weights(weights, dtype, "weights");
   const int64_t rows = d_out.dim(0), out_features = weights.shape[0], in_features = weights.shape[1];
@@ -627,7 +519,7 @@ void Backend::expert_matmul_backward(const Tensor& d_out, const Tensor& x, const
 
 void Backend::update_decision(const Tensor& sum_squares, const Tensor& micro_totals, const Tensor& control,
                               Tensor& result) {
-  const Check check(*this, "update_decision");
+  const ArgumentCheck check(*this, "update_decision");
   check.scalars(sum_squares, 1, "sum_squares");
   check.rank(micro_totals, 2, "micro_totals");
   if (micro_totals.dim(0) < 1)
@@ -641,7 +533,7 @@ void Backend::update_decision(const Tensor& sum_squares, const Tensor& micro_tot
 void Backend::adamw_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
                          const AdamWOptions& options, const Tensor& control, const Tensor& result,
                          Tensor& compute_params) {
-  const Check check(*this, "adamw_step");
+  const ArgumentCheck check(*this, "adamw_step");
   const DType dtype = check.statistic(params, params.rank(), "params");
   check.tensor(grads, params.shape(), dtype, "grads");
   check.tensor(m, params.shape(), dtype, "m");

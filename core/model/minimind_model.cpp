@@ -104,7 +104,7 @@ MiniMindModel::Plan& MiniMindModel::ensure_plan(int64_t batch, int64_t seq_len, 
   model_plan::Allocator alloc{&backend_, precision_.compute};
   model_plan::build(*plan, config_, batch, seq_len, for_training, alloc);
   plan->bytes = alloc.bytes;
-  if (for_training) have_forward_ = false;
+  if (for_training) have_forward_ = have_totals_ = false;
   return *plan;
 }
 
@@ -194,7 +194,7 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
   if (p.has_loss_mask) backend_.copy(batch.loss_mask, p.loss_mask);  // converts to the statistic dtype
   const bool use_dropout = training && config_.dropout > 0;
   if (use_dropout) {
-    // The one upload of the forward: the seed every dropout site mixes its own number into.
+    // The micro-step's seed, on the device: every dropout site mixes its own number into it.
     Tensor seed = Tensor::empty({2}, DType::i32);
     seed.data<int32_t>()[0] = static_cast<int32_t>(static_cast<uint32_t>(dropout_seed));
     seed.data<int32_t>()[1] = static_cast<int32_t>(static_cast<uint32_t>(dropout_seed >> 32));
@@ -223,6 +223,7 @@ void MiniMindModel::forward_async(const Batch& batch, bool training, uint64_t dr
   backend_.cross_entropy_forward(p.logits, p.targets.view({n}), p.losses, p.logsumexp);
   backend_.masked_loss_totals(p.losses, p.has_loss_mask ? p.loss_mask : Tensor{}, p.totals);
   have_forward_ = true;
+  have_totals_ = true;
   last_training_ = training;
   last_dropout_ = use_dropout;
   last_plan_ = &p;
@@ -242,7 +243,7 @@ LossTerms MiniMindModel::forward(const Batch& batch, bool training, uint64_t dro
 }
 
 const Tensor& MiniMindModel::loss_totals() const {
-  if (!train_plan_ || !have_forward_) throw std::logic_error("model.loss_totals: no forward has run");
+  if (!train_plan_ || !have_totals_) throw std::logic_error("model.loss_totals: no forward has run");
   return train_plan_->totals;
 }
 

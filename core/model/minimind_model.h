@@ -153,7 +153,8 @@ class MiniMindModel {
   std::unique_ptr<Plan> train_plan_, infer_plan_;
   const Plan* last_plan_ = nullptr;  // of the last forward, for expert_load()
   // The last training forward, for the backward.
-  bool have_forward_ = false;
+  bool have_forward_ = false;   // and no backward of it yet
+  bool have_totals_ = false;    // loss_totals() belong to the training plan's last forward
   bool last_training_ = false;  // the aux loss was part of the loss
   bool last_dropout_ = false;
 };

@@ -1,6 +1,7 @@
-// The training session: loader -> batch -> forward -> loss -> backward -> guard -> AdamW -> events, on the
-// calling thread, with pause / resume / stop requested from any other thread (checked between micro-steps),
-// validation every N steps, checkpoints that resume bit for bit, and every metric published as an event.
+// The training session: loader -> batch -> forward -> loss -> backward -> guard -> AdamW -> events (each
+// step through train/training_step.h), on the calling thread, with pause / resume / stop requested from any
+// other thread (checked between micro-steps), validation every N steps, checkpoints that resume bit for bit,
+// and every metric published as an event.
 #pragma once
 
 #include <atomic>
@@ -61,8 +62,9 @@ class Trainer {
   // config().probe_prompt.
   void set_probe_prompt(std::string prompt);
 
-  // Called with each step's gradient buffer after the backward, before clipping and the guard (inspection,
-  // fault injection in tests). Set it before run().
+  // Called with each step's gradient buffer after its last backward, before the step's norm, update decision
+  // and AdamW (inspection, fault injection in tests); the buffer lives on the backend's device. Set it
+  // before run().
   void set_gradient_hook(std::function<void(int64_t step, Tensor& gradients)> hook);
 
   const TrainConfig& config() const;

@@ -22,7 +22,9 @@ inline int omp_threads_observed(Backend& backend) {
   float* values = x.data<float>();
   values[0] = std::ldexp(1.0f, 30);
   for (int64_t i = 1; i < n; ++i) values[i] = 1.0f;
-  const double beyond_first_chunk = backend.sum_squares(x) - std::ldexp(1.0, 60);
+  Tensor sum = backend.empty({1}, DType::f64);
+  backend.sum_squares(x, sum);
+  const double beyond_first_chunk = backend.to_host(sum).data<double>()[0] - std::ldexp(1.0, 60);
   const double first_chunk = static_cast<double>(n) - beyond_first_chunk;
   const double threads = static_cast<double>(n) / first_chunk;
   if (!(first_chunk > 0) || threads != std::round(threads))

@@ -253,10 +253,10 @@ constexpr int64_t kGiB = int64_t{1} << 30;
 
 TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   ConfigView view;
-  view.set_memory_source([] { return AvailableMemory{64 * kGiB, "MemAvailable"}; });
+  view.set_memory_source([] { return AvailableMemory{24 * kGiB, "MemAvailable"}; });
   EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
-  // The example: the large preset at 64 x 4096 used to leave Train enabled. With attention keeping
-  // its log-sum-exp instead of its probabilities the plan is 787 GiB (memory_preflight_test counts it).
+  // The example: the large preset at 64 x 4096 (787 GiB) used to leave Train enabled; in 24 GiB not
+  // even one sequence of 4096 fits.
   combo(view, "preset")->setCurrentText("large");
   spin(view, "batch_size")->setValue(64);
   spin(view, "seq_len")->setValue(4096);
@@ -266,7 +266,7 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
         r.accumulation_name = "accumulation";
         return r;
       }(),
-      {64 * kGiB, "MemAvailable"});
+      {24 * kGiB, "MemAvailable"});
   ASSERT_FALSE(verdict.fits);
   EXPECT_FALSE(view.valid());
   EXPECT_FALSE(view.train_button()->isEnabled());
@@ -275,20 +275,21 @@ TEST(ConfigView, ARunThatDoesNotFitInMemoryIsMarkedAtTheSizesAndTrainWaits) {
   EXPECT_FALSE(marked(view, "hidden_size"));
   EXPECT_EQ(view.field_reason("batch_size").toStdString(), verdict.message);
   EXPECT_TRUE(view.field_reason("batch_size").contains("needs 787.0 GiB (activations 770.2 GiB"));
-  EXPECT_TRUE(view.field_reason("batch_size")
-                  .contains("The largest batch size that fits at sequence length 4096 is"));
   EXPECT_TRUE(
-      view.field_reason("seq_len").contains("Needs 866.0 GiB with the safety margin; 64.0 GiB is available"));
+      view.field_reason("batch_size").contains("the longest sequence length that fits at batch size 1 is"));
+  EXPECT_TRUE(
+      view.field_reason("seq_len").contains("Needs 866.0 GiB with the safety margin; 24.0 GiB is available"));
   EXPECT_TRUE(
       view.problems().join("\n").contains("memory: training at batch size 64 x sequence length 4096"));
   const ModelSummaryView* summary = view.summary_view();
   EXPECT_EQ(summary->field_text("Total memory"), "787.0 GiB");
   EXPECT_EQ(summary->field_text("Available memory"),
-            "64.0 GiB (MemAvailable); 866.0 GiB with the safety margin does not fit");
+            "24.0 GiB (MemAvailable); 866.0 GiB with the safety margin does not fit");
 
-  // The suggested batch fits: the marks go and Train comes back.
-  ASSERT_TRUE(verdict.largest_batch.has_value());
-  spin(view, "batch_size")->setValue(static_cast<int>(*verdict.largest_batch));
+  // The suggested length fits: the marks go and Train comes back.
+  ASSERT_TRUE(verdict.largest_length.has_value());
+  spin(view, "batch_size")->setValue(1);
+  spin(view, "seq_len")->setValue(static_cast<int>(*verdict.largest_length));
   EXPECT_TRUE(view.valid()) << view.problems().join("\n").toStdString();
   EXPECT_TRUE(view.train_button()->isEnabled());
   EXPECT_FALSE(marked(view, "batch_size"));

@@ -407,6 +407,7 @@ TEST(MiniMindModel, AsyncForwardKeepsTheLossTotalsOnTheDevice) {
   EXPECT_EQ(totals.data<double>()[kTotalsAuxLoss], terms.aux_loss);
   backend.zero(model.gradients().buffer());
   model.backward();
+  EXPECT_EQ(backend.to_host(model.loss_totals()).data<double>()[kTotalsAuxLoss], terms.aux_loss);  // kept
   const Tensor again = model.gradients().buffer();
   for (int64_t i = 0; i < again.numel(); ++i)
     ASSERT_EQ(again.data<double>()[i], expected.data<double>()[i]) << i;

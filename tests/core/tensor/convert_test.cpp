@@ -260,5 +260,33 @@ TEST(ConvertDtype, SameDtypeCopiesAndOthersAreRefused) {
   EXPECT_EQ(empty.shape(), (Shape{0, 4}));
 }
 
+// convert_into writes into an existing tensor: a view of a larger buffer keeps its neighbours, and the
+// element counts (not the shapes) must agree.
+TEST(ConvertInto, WritesIntoAnExistingTensorOfTheSameElementCount) {
+  Tensor source = Tensor::empty({2, 2}, DType::f64);
+  const double values[] = {1.0 + 0x1p-8 + 0x1p-40, -2.5, 1e300, 0.0};
+  std::copy(values, values + 4, source.data<double>());
+  Tensor buffer = Tensor::zeros({6}, DType::bf16);
+  Tensor middle = buffer.flat(1, {4});
+  convert_into(source, middle);
+  const auto* bits = static_cast<const uint16_t*>(buffer.raw());
+  EXPECT_EQ(bits[0], 0);
+  EXPECT_EQ(bits[1], double_to_bf16(values[0]));
+  EXPECT_EQ(bits[1], 0x3F81);  // rounded once: 1 + 2^-7
+  EXPECT_EQ(bits[2], 0xC020);
+  EXPECT_EQ(bits[3], 0x7F80);
+  EXPECT_EQ(bits[5], 0);
+
+  Tensor same = Tensor::empty({4}, DType::f64);
+  convert_into(source, same);
+  EXPECT_EQ(same.data<double>()[1], -2.5);
+  Tensor three = Tensor::empty({3}, DType::f32);
+  EXPECT_THROW(convert_into(source, three), std::invalid_argument);
+  Tensor ids = Tensor::empty({4}, DType::i32);
+  EXPECT_THROW(convert_into(source, ids), std::invalid_argument);
+  Tensor none;
+  EXPECT_THROW(convert_into(source, none), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace minimind

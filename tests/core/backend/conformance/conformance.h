@@ -1,6 +1,7 @@
 // The machinery of the backend conformance suite: operands held twice (f64 on the host for the reference
-// CpuBackend, the compute dtype on the backend under test), the norm-relative comparison, per-dtype
-// tolerances, and the test fixture that runs every op case on every backend of backends_under_test().
+// CpuBackend, the dtype of the operand's role on the backend under test: compute, statistic or step scalar,
+// see precision.h), the norm-relative comparison, per-dtype tolerances, and the test fixture that runs every
+// op case on every backend of backends_under_test().
 #pragma once
 
 #include <gtest/gtest.h>
@@ -20,18 +21,19 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
+#include "backend/precision.h"
 #include "core/backend/conformance/backends_under_test.h"
 #include "tensor/convert.h"
 
 namespace minimind::conformance {
 
 // How far a result may stray from the f64 reference, in the norm-relative measure of expect_close, for the
-// compute dtype of the backend under test. Each case states its own, beside the case.
-// A case states it as f32_within(1e-5), and later f32_within(1e-5).with_bf16(2e-2).
+// compute dtype of the backend under test. Each case states its own, beside the case, for both compute
+// dtypes a backend may run the suite in: f32_within(1e-5).with_bf16(2e-2).
 struct Tolerance {
   double f32;
-  // Stated per case once a backend computes in bf16 (2e-2 on outputs and gradients); a bf16 run of a case
-  // without one fails and says so rather than guess.
+  // 2e-2 on outputs and gradients (bf16 keeps 8 significant bits) unless the case says why not; a bf16 run
+  // of a case without one fails and says so rather than guess.
   std::optional<double> bf16;
 
   Tolerance with_bf16(double relative) const { return {f32, relative}; }
@@ -41,8 +43,14 @@ inline Tolerance f32_within(double relative) {
   return {relative, std::nullopt};
 }
 
+// The role of an operand (precision.h), which sets its dtype on the backend under test: compute operands in
+// the compute dtype C (activations, their gradients, the weights the products read), statistics in
+// wide_dtype(C) (rstd, lse, losses, router logits and scores, top-k weights, probabilities; also parameter
+// gradients, master weights and AdamW's moments), step scalars in f64. The reference holds every role in f64.
+enum class Role { compute, statistic, scalar };
+
 // One tensor of an op call, held twice with the same values: `reference` in f64 (i32 for indices) on the
-// host for the reference CpuBackend, `under_test` in the compute dtype on the backend under test.
+// host for the reference CpuBackend, `under_test` in its role's dtype on the backend under test.
 struct Operand {
   Tensor reference;
   Tensor under_test;
@@ -56,9 +64,11 @@ struct Discrepancy {
   int64_t worst_index = -1;
   int64_t non_finite_mismatches = 0;
   // max |a - b| / max |ref|: a norm-relative measure, so that entries near zero (whose elementwise relative
-  // error means nothing after cancellation) do not blow it up. `tiny` keeps an all-zero reference defined.
-  double relative() const {
-    return max_abs_difference / std::max(max_abs_reference, std::numeric_limits<double>::min());
+  // error means nothing after cancellation) do not blow it up. `scale_floor` stands in for max |ref| when the
+  // reference itself cancels to nearly zero; the smallest double keeps an all-zero reference defined.
+  double relative(double scale_floor = 0.0) const {
+    return max_abs_difference /
+           std::max({max_abs_reference, scale_floor, std::numeric_limits<double>::min()});
   }
 };
 
@@ -96,22 +106,47 @@ class ConformanceContext {
   DType compute_dtype() const { return compute_dtype_; }
   std::mt19937_64& rng() { return rng_; }
 
-  // The values of the f64 host tensor `values`, rounded once to the compute dtype. The reference computes on
-  // the rounded values too, so a comparison measures the op's arithmetic, not the rounding of its inputs.
-  Operand from_values(const Tensor& values) {
-    const Tensor narrow = convert_dtype(values, compute_dtype_);
-    Operand operand{convert_dtype(narrow, DType::f64), under_test_.empty(values.shape(), compute_dtype_)};
+  // The dtype of a role on the backend under test.
+  DType dtype(Role role) const {
+    switch (role) {
+      case Role::compute:
+        return compute_dtype_;
+      case Role::statistic:
+        return wide_dtype(compute_dtype_);
+      case Role::scalar:
+        return DType::f64;
+    }
+    return compute_dtype_;
+  }
+
+  // The values of the f64 host tensor `values`, rounded once to the dtype of `role`. The reference computes
+  // on the rounded values too, so a comparison measures the op's arithmetic, not the rounding of its inputs.
+  Operand from_values(const Tensor& values, Role role = Role::compute) {
+    const Tensor narrow = convert_dtype(values, dtype(role));
+    Operand operand{convert_dtype(narrow, DType::f64), under_test_.empty(values.shape(), dtype(role))};
     under_test_.copy(narrow, operand.under_test);
     return operand;
   }
 
   // Uniform in [-scale, scale]. Outputs start from random values too, so that an op that should overwrite
   // but accumulates, or accumulates into the wrong place, differs from the reference.
-  Operand random(const Shape& shape, double scale = 1.0) {
+  Operand random(const Shape& shape, double scale = 1.0, Role role = Role::compute) {
     Tensor values = Tensor::empty(shape, DType::f64);
     std::uniform_real_distribution<double> uniform(-scale, scale);
     for (double& x : values.span<double>()) x = uniform(rng_);
-    return from_values(values);
+    return from_values(values, role);
+  }
+  Operand random(const Shape& shape, Role role, double scale = 1.0) { return random(shape, scale, role); }
+
+  // f64 step scalars (loss totals, control, result, aux) with the given values on both sides.
+  Operand scalars(const Shape& shape, const std::vector<double>& values) {
+    Tensor host = Tensor::empty(shape, DType::f64);
+    if (static_cast<int64_t>(values.size()) != host.numel()) {
+      ADD_FAILURE() << values.size() << " values for scalars of shape " << shape_string(shape);
+      return {};
+    }
+    std::copy(values.begin(), values.end(), host.data<double>());
+    return from_values(host, Role::scalar);
   }
 
   // An i32 host tensor (ids, targets, expert indices) on both sides.
@@ -119,6 +154,13 @@ class ConformanceContext {
     Operand operand{values, under_test_.empty(values.shape(), DType::i32)};
     under_test_.copy(values, operand.under_test);
     return operand;
+  }
+  // A micro-step's dropout seed (i32 [2], low word first) on both sides.
+  Operand step_seed(uint32_t low, uint32_t high) {
+    Tensor values = Tensor::empty({2}, DType::i32);
+    values.data<int32_t>()[0] = static_cast<int32_t>(low);
+    values.data<int32_t>()[1] = static_cast<int32_t>(high);
+    return indices(values);
   }
   Operand random_indices(const Shape& shape, int32_t upper) {
     Tensor values = Tensor::empty(shape, DType::i32);
@@ -154,12 +196,14 @@ class ConformanceContext {
   }
 
   // The backend's result of `operand` against the reference's, within the case's tolerance.
+  // `scale_floor`: the size of the terms that cancel in a result whose reference is nearly zero (see
+  // Discrepancy::relative); 0 for results measured against themselves.
   void expect_close(const Operand& operand, const Tolerance& tolerance, const std::string& what,
-                    const std::function<bool(int64_t)>& compared = {}) {
+                    const std::function<bool(int64_t)>& compared = {}, double scale_floor = 0.0) {
     const Tensor result_values = result(operand);
     ASSERT_EQ(result_values.shape(), operand.reference.shape()) << what;
     expect_within(discrepancy(result_values, operand.reference, compared), result_values, operand.reference,
-                  tolerance, what);
+                  tolerance, what, scale_floor);
   }
 
   // Two scalars (a reduction, a loss) within the case's tolerance, relative to the reference.
@@ -186,16 +230,19 @@ class ConformanceContext {
 
  private:
   void expect_within(const Discrepancy& d, const Tensor& result, const Tensor& reference,
-                     const Tolerance& tolerance, const std::string& what) {
+                     const Tolerance& tolerance, const std::string& what, double scale_floor = 0.0) {
     const double limit = this->tolerance(tolerance);
     EXPECT_EQ(d.non_finite_mismatches, 0) << what << ": NaN or infinity where the f64 reference has none";
-    EXPECT_LE(d.relative(), limit) << what << ": max |result - reference| " << d.max_abs_difference
-                                   << " over max |reference| " << d.max_abs_reference
-                                   << " (largest at element " << d.worst_index << ": "
-                                   << (d.worst_index >= 0 ? result.data<double>()[d.worst_index] : 0.0)
-                                   << " vs "
-                                   << (d.worst_index >= 0 ? reference.data<double>()[d.worst_index] : 0.0)
-                                   << "), limit " << limit << " for " << dtype_name(compute_dtype_);
+    EXPECT_LE(d.relative(scale_floor), limit)
+        << what << ": max |result - reference| " << d.max_abs_difference << " over max |reference| "
+        << d.max_abs_reference
+        << (scale_floor > d.max_abs_reference
+                ? " (floored to the scale of the terms " + std::to_string(scale_floor) + ")"
+                : std::string())
+        << " (largest at element " << d.worst_index << ": "
+        << (d.worst_index >= 0 ? result.data<double>()[d.worst_index] : 0.0) << " vs "
+        << (d.worst_index >= 0 ? reference.data<double>()[d.worst_index] : 0.0) << "), limit " << limit
+        << " for " << dtype_name(compute_dtype_);
   }
 
   Backend& under_test_;

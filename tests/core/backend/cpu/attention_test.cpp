@@ -1,12 +1,16 @@
 // attention on the CPU backend. References: a naive forward written here with explicit loops over a copy
 // of k/v whose kv heads are repeated for their query heads (causal and padding masks, dropout by the
-// documented hash index); finite differences in double for every input gradient (directional ones beyond one
-// query block); the KV-cache decode, query by query, against the full causal forward; f32 against f64.
+// documented hash index of the site's seed, the row log-sum-exp, the probabilities of the probe); finite
+// differences in double for every input gradient of the backward that recomputes P from lse, padding and
+// dropout included (directional ones beyond one query block); the KV-cache decode, query by query, against
+// the full causal forward; f32 against f64.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -17,6 +21,7 @@ namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::expect_rejects;
 using testing::filled;
 using testing::numeric_gradient;
 using testing::random_tensor;
@@ -31,15 +36,24 @@ struct AttentionShape {
   Shape q() const { return {batch, seq, q_heads, head_dim}; }
   Shape kv(int64_t rows) const { return {batch, rows, kv_heads, head_dim}; }
   Shape probs(int64_t keys) const { return {batch, q_heads, seq, keys}; }
+  Shape lse() const { return {batch, q_heads, seq}; }
 };
 
+// The micro-step's seed as the model uploads it: i32 [2], low word first.
+Tensor step_seed(uint32_t low, uint32_t high) {
+  Tensor seed = Tensor::empty({2}, DType::i32);
+  seed.data<int32_t>()[0] = static_cast<int32_t>(low);
+  seed.data<int32_t>()[1] = static_cast<int32_t>(high);
+  return seed;
+}
+
 AttentionOptions options_for(int64_t num_keys, int64_t head_dim, double dropout = 0.0,
-                             int64_t query_offset = 0) {
+                             int64_t query_offset = 0, uint64_t site = 3) {
   AttentionOptions options;
   options.num_keys = num_keys;
   options.query_offset = query_offset;
   options.scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  options.dropout = {dropout, 2024};
+  options.dropout = {dropout, step_seed(2024, 0x80000001u), site};
   return options;
 }
 
@@ -55,6 +69,7 @@ Tensor key_mask_with_padding(int64_t batch, int64_t rows,
 struct NaiveAttention {
   std::vector<double> out;    // [B, T, Hq, D]
   std::vector<double> probs;  // [B, Hq, T, S], zero where a key is not allowed
+  std::vector<double> lse;    // [B, Hq, T]
 };
 
 // Plain loops in double over f64 inputs; kv heads are first copied out to one per query head.
@@ -73,8 +88,17 @@ NaiveAttention naive_attention(const Tensor& q, const Tensor& k, const Tensor& v
         }
   const double keep_scale = 1.0 / (1.0 - options.dropout.probability);
   const uint32_t threshold = dropout_threshold(options.dropout.probability);
+  // The site's seed from the step's seed words, as dropout_mask.h documents it.
+  uint64_t seed = 0;
+  if (options.dropout.active()) {
+    const int32_t* words = options.dropout.step_seed.data<int32_t>();
+    const uint64_t step = (static_cast<uint64_t>(static_cast<uint32_t>(words[1])) << 32) |
+                          static_cast<uint64_t>(static_cast<uint32_t>(words[0]));
+    seed = dropout_site_seed(step, options.dropout.site);
+  }
 
-  NaiveAttention result{std::vector<double>(B * T * Hq * D, 0.0), std::vector<double>(B * Hq * T * S, 0.0)};
+  NaiveAttention result{std::vector<double>(B * T * Hq * D, 0.0), std::vector<double>(B * Hq * T * S, 0.0),
+                        std::vector<double>(B * Hq * T, 0.0)};
   std::vector<double> scores(S);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h)
@@ -93,13 +117,13 @@ NaiveAttention naive_attention(const Tensor& q, const Tensor& k, const Tensor& v
         double total = 0;
         for (int64_t s = 0; s < S && s <= options.query_offset + t; ++s)
           total += std::exp(scores[s] - max_score);
+        result.lse[(b * Hq + h) * T + t] = max_score + std::log(total);
         for (int64_t s = 0; s < S && s <= options.query_offset + t; ++s) {
           const int64_t index = ((b * Hq + h) * T + t) * S + s;
           const double p = std::exp(scores[s] - max_score) / total;
           result.probs[index] = p;
           double dropped = p;
-          if (options.dropout.active())
-            dropped = dropout_keep(options.dropout.seed, index, threshold) ? p * keep_scale : 0.0;
+          if (options.dropout.active()) dropped = dropout_keep(seed, index, threshold) ? p * keep_scale : 0.0;
           for (int64_t d = 0; d < D; ++d)
             result.out[((b * T + t) * Hq + h) * D + d] +=
                 dropped * v_repeated[((b * S + s) * Hq + h) * D + d];
@@ -108,22 +132,11 @@ NaiveAttention naive_attention(const Tensor& q, const Tensor& k, const Tensor& v
   return result;
 }
 
-void expect_out_near(const Tensor& out, const std::vector<double>& expected, double tolerance) {
-  ASSERT_EQ(out.numel(), static_cast<int64_t>(expected.size()));
-  for (int64_t i = 0; i < out.numel(); ++i)
-    ASSERT_NEAR(out.data<double>()[i], expected[i], tolerance) << "out[" << i << "]";
-}
-
-// Compares probs only where key s is allowed for query t (the rest is unspecified).
-void expect_probs_near(const Tensor& probs, const std::vector<double>& expected, int64_t query_offset,
-                       double tolerance) {
-  const int64_t T = probs.dim(2), S = probs.dim(3);
-  for (int64_t i = 0; i < probs.numel(); ++i) {
-    const int64_t s = i % S, t = (i / S) % T;
-    if (s <= query_offset + t) {
-      ASSERT_NEAR(probs.data<double>()[i], expected[i], tolerance) << "probs[" << i << "]";
-    }
-  }
+void expect_near(const Tensor& values, const std::vector<double>& expected, double tolerance,
+                 const std::string& what) {
+  ASSERT_EQ(values.numel(), static_cast<int64_t>(expected.size())) << what;
+  for (int64_t i = 0; i < values.numel(); ++i)
+    ASSERT_NEAR(values.data<double>()[i], expected[i], tolerance) << what << "[" << i << "]";
 }
 
 void check_against_naive(const AttentionShape& shape, int64_t cache_rows, const Tensor& key_mask,
@@ -140,17 +153,27 @@ void check_against_naive(const AttentionShape& shape, int64_t cache_rows, const 
       k.data<double>()[b * cache_rows * row + i] = kNaN;
       v.data<double>()[b * cache_rows * row + i] = kNaN;
     }
-  Tensor out = Tensor::empty(shape.q(), DType::f64);
-  Tensor probs = filled(shape.probs(options.num_keys), kNaN);
-  backend.attention_forward(q, k, v, key_mask, options, out, probs);
+  Tensor out = Tensor::empty(shape.q(), DType::f64), lse = filled(shape.lse(), kNaN);
+  backend.attention_forward(q, k, v, key_mask, options, out, lse);
   const NaiveAttention expected = naive_attention(q, k, v, key_mask, options);
-  expect_out_near(out, expected.out, 1e-12);
-  expect_probs_near(probs, expected.probs, options.query_offset, 1e-12);
+  expect_near(out, expected.out, 1e-12, "out");
+  // lse sits near -1e9 for rows that see only padding, where doubles are 1.2e-7 apart.
+  expect_near(lse, expected.lse, 1e-12 * 1e9, "lse");
+  for (int64_t i = 0; i < lse.numel(); ++i) {
+    if (std::abs(expected.lse[i]) < 1e3) {
+      ASSERT_NEAR(lse.data<double>()[i], expected.lse[i], 1e-12) << i;
+    }
+  }
 
-  // Inference: without probs, through per-thread scratch.
-  Tensor out_without_probs = Tensor::empty(shape.q(), DType::f64), no_probs;
-  backend.attention_forward(q, k, v, key_mask, options, out_without_probs, no_probs);
-  expect_out_near(out_without_probs, expected.out, 1e-12);
+  // The probe's probabilities: every entry written, zero where the key is not visible.
+  Tensor probs = filled(shape.probs(options.num_keys), kNaN);
+  backend.attention_probs(q, k, v, key_mask, options, probs);
+  expect_near(probs, expected.probs, 1e-12, "probs");
+
+  // Inference: without lse, through per-thread scratch.
+  Tensor out_without_lse = Tensor::empty(shape.q(), DType::f64), no_lse;
+  backend.attention_forward(q, k, v, key_mask, options, out_without_lse, no_lse);
+  expect_near(out_without_lse, expected.out, 1e-12, "out without lse");
 }
 
 TEST(AttentionForward, GroupedQueriesMatchNaiveReference) {
@@ -183,23 +206,36 @@ TEST(AttentionForward, QueryOffsetWithCacheLargerThanKeysMatchesNaiveReference) 
   check_against_naive({2, 4, 4, 2, 4}, 8, mask, options_for(5, 4, 0.25, 2), 8);
 }
 
-TEST(AttentionForward, DropoutKeepsPreDropoutProbsAndChangesOutput) {
+TEST(AttentionForward, DropoutChangesOnlyTheOutputAndEachSiteDrawsItsOwnMask) {
   CpuBackend backend;
   std::mt19937_64 rng(9);
   const AttentionShape shape{1, 8, 2, 1, 4};
   Tensor q = random_tensor(shape.q(), DType::f64, rng), k = random_tensor(shape.kv(8), DType::f64, rng);
   Tensor v = random_tensor(shape.kv(8), DType::f64, rng);
-  Tensor out_plain = Tensor::empty(shape.q(), DType::f64), out_dropped = Tensor::empty(shape.q(), DType::f64);
-  Tensor probs_plain = Tensor::zeros(shape.probs(8), DType::f64);
-  Tensor probs_dropped = Tensor::zeros(shape.probs(8), DType::f64);
-  backend.attention_forward(q, k, v, Tensor(), options_for(8, 4), out_plain, probs_plain);
-  backend.attention_forward(q, k, v, Tensor(), options_for(8, 4, 0.5), out_dropped, probs_dropped);
-  for (int64_t i = 0; i < probs_plain.numel(); ++i)
-    EXPECT_EQ(probs_plain.data<double>()[i], probs_dropped.data<double>()[i]) << i;
-  double difference = 0;
-  for (int64_t i = 0; i < out_plain.numel(); ++i)
+  Tensor out_plain = Tensor::empty(shape.q(), DType::f64), lse_plain = Tensor::empty(shape.lse(), DType::f64);
+  Tensor out_dropped = Tensor::empty(shape.q(), DType::f64),
+         lse_dropped = Tensor::empty(shape.lse(), DType::f64);
+  Tensor out_other_site = Tensor::empty(shape.q(), DType::f64), no_lse;
+  backend.attention_forward(q, k, v, Tensor(), options_for(8, 4), out_plain, lse_plain);
+  backend.attention_forward(q, k, v, Tensor(), options_for(8, 4, 0.5), out_dropped, lse_dropped);
+  backend.attention_forward(q, k, v, Tensor(), options_for(8, 4, 0.5, 0, 4), out_other_site, no_lse);
+  for (int64_t i = 0; i < lse_plain.numel(); ++i)
+    EXPECT_EQ(lse_plain.data<double>()[i], lse_dropped.data<double>()[i]) << i;
+  double difference = 0, site_difference = 0;
+  for (int64_t i = 0; i < out_plain.numel(); ++i) {
     difference += std::abs(out_plain.data<double>()[i] - out_dropped.data<double>()[i]);
+    site_difference += std::abs(out_other_site.data<double>()[i] - out_dropped.data<double>()[i]);
+  }
   EXPECT_GT(difference, 1e-3);
+  EXPECT_GT(site_difference, 1e-3);
+
+  // The probe's probabilities are those before dropout, whatever the options say.
+  Tensor probs_plain = Tensor::empty(shape.probs(8), DType::f64);
+  Tensor probs_dropout_options = Tensor::empty(shape.probs(8), DType::f64);
+  backend.attention_probs(q, k, v, Tensor(), options_for(8, 4), probs_plain);
+  backend.attention_probs(q, k, v, Tensor(), options_for(8, 4, 0.5), probs_dropout_options);
+  for (int64_t i = 0; i < probs_plain.numel(); ++i)
+    EXPECT_EQ(probs_plain.data<double>()[i], probs_dropout_options.data<double>()[i]) << i;
 }
 
 TEST(AttentionForward, AllPaddedRowIsUniformInFloat32LikeTheReferenceModel) {
@@ -211,8 +247,10 @@ TEST(AttentionForward, AllPaddedRowIsUniformInFloat32LikeTheReferenceModel) {
   const Tensor mask = key_mask_with_padding(1, 4, {{0, 0}, {0, 1}});
   Tensor q = random_tensor(shape.q(), DType::f64, rng), k = random_tensor(shape.kv(4), DType::f64, rng);
   Tensor v = random_tensor(shape.kv(4), DType::f64, rng);
-  Tensor out = Tensor::empty(shape.q(), DType::f32), probs = Tensor::empty(shape.probs(4), DType::f32);
-  backend.attention_forward(to_f32(q), to_f32(k), to_f32(v), mask, options_for(4, 4), out, probs);
+  Tensor out = Tensor::empty(shape.q(), DType::f32), lse = Tensor::empty(shape.lse(), DType::f32);
+  Tensor probs = Tensor::empty(shape.probs(4), DType::f32);
+  backend.attention_forward(to_f32(q), to_f32(k), to_f32(v), mask, options_for(4, 4), out, lse);
+  backend.attention_probs(to_f32(q), to_f32(k), to_f32(v), mask, options_for(4, 4), probs);
   const NaiveAttention expected = naive_attention(q, k, v, mask, options_for(4, 4));
   const double* values = v.data<double>();
   for (int64_t h = 0; h < 2; ++h) {
@@ -228,6 +266,7 @@ TEST(AttentionForward, AllPaddedRowIsUniformInFloat32LikeTheReferenceModel) {
       EXPECT_EQ(p[t * 4 + 0], 0.0f);
       EXPECT_EQ(p[t * 4 + 1], 0.0f);
       for (int64_t s = 2; s <= t; ++s) EXPECT_NEAR(p[t * 4 + s], expected.probs[h * 16 + t * 4 + s], 1e-6);
+      EXPECT_NEAR(lse.data<float>()[h * 4 + t], expected.lse[h * 4 + t], 1e-6);
       for (int64_t d = 0; d < 4; ++d)
         EXPECT_NEAR(out.data<float>()[(t * 2 + h) * 4 + d], expected.out[(t * 2 + h) * 4 + d], 1e-6);
     }
@@ -244,9 +283,10 @@ TEST(AttentionForward, KvCacheDecodeEqualsFullCausalForwardRowByRow) {
   Tensor v = random_tensor(shape.kv(9), DType::f64, rng);
   const Tensor full_mask = key_mask_with_padding(2, 9, {{1, 2}, {0, 5}});
   const Tensor cache_mask = key_mask_with_padding(2, cache_rows, {{1, 2}, {0, 5}});
-  Tensor full_out = Tensor::empty(shape.q(), DType::f64),
-         full_probs = Tensor::empty(shape.probs(9), DType::f64);
-  backend.attention_forward(q, k, v, full_mask, options_for(9, 8), full_out, full_probs);
+  Tensor full_out = Tensor::empty(shape.q(), DType::f64), full_lse = Tensor::empty(shape.lse(), DType::f64);
+  Tensor full_probs = Tensor::empty(shape.probs(9), DType::f64);
+  backend.attention_forward(q, k, v, full_mask, options_for(9, 8), full_out, full_lse);
+  backend.attention_probs(q, k, v, full_mask, options_for(9, 8), full_probs);
 
   Tensor k_cache = filled(shape.kv(cache_rows), kNaN), v_cache = filled(shape.kv(cache_rows), kNaN);
   for (int64_t t = 0; t < shape.seq; ++t) {
@@ -263,17 +303,21 @@ TEST(AttentionForward, KvCacheDecodeEqualsFullCausalForwardRowByRow) {
         q_step.data<double>()[b * q_row + i] = q.data<double>()[(b * 9 + t) * q_row + i];
     }
     Tensor probs_step = Tensor::empty({2, 4, 1, t + 1}, DType::f64);
-    backend.attention_forward(q_step, k_cache, v_cache, cache_mask, options_for(t + 1, 8, 0.0, t), out_step,
-                              probs_step);
+    Tensor lse_step = Tensor::empty({2, 4, 1}, DType::f64);
+    const AttentionOptions options = options_for(t + 1, 8, 0.0, t);
+    backend.attention_forward(q_step, k_cache, v_cache, cache_mask, options, out_step, lse_step);
+    backend.attention_probs(q_step, k_cache, v_cache, cache_mask, options, probs_step);
     for (int64_t b = 0; b < 2; ++b) {
       for (int64_t i = 0; i < q_row; ++i)
         ASSERT_NEAR(out_step.data<double>()[b * q_row + i], full_out.data<double>()[(b * 9 + t) * q_row + i],
                     1e-12)
             << "query " << t << " batch " << b;
-      for (int64_t h = 0; h < 4; ++h)
+      for (int64_t h = 0; h < 4; ++h) {
+        ASSERT_NEAR(lse_step.data<double>()[b * 4 + h], full_lse.data<double>()[(b * 4 + h) * 9 + t], 1e-12);
         for (int64_t s = 0; s <= t; ++s)
           ASSERT_NEAR(probs_step.data<double>()[(b * 4 + h) * (t + 1) + s],
                       full_probs.data<double>()[((b * 4 + h) * 9 + t) * 9 + s], 1e-12);
+      }
     }
   }
 
@@ -283,16 +327,17 @@ TEST(AttentionForward, KvCacheDecodeEqualsFullCausalForwardRowByRow) {
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t i = 0; i < 5 * q_row; ++i)
       q_chunk.data<double>()[b * 5 * q_row + i] = q.data<double>()[(b * 9 + 4) * q_row + i];
-  Tensor no_probs;
+  Tensor no_lse;
   backend.attention_forward(q_chunk, k_cache, v_cache, cache_mask, options_for(9, 8, 0.0, 4), out_chunk,
-                            no_probs);
+                            no_lse);
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t i = 0; i < 5 * q_row; ++i)
       ASSERT_NEAR(out_chunk.data<double>()[b * 5 * q_row + i],
                   full_out.data<double>()[(b * 9 + 4) * q_row + i], 1e-12);
 }
 
-// loss = w . out; d_out = w. Every input gradient against central differences.
+// loss = w . out; d_out = w. Every input gradient against central differences; the backward gets the
+// forward's out and lse and recomputes P (with the key mask and the dropout mask) from them.
 void check_gradients(const AttentionShape& shape, const Tensor& key_mask, double dropout, uint64_t seed,
                      double step = 1e-6, double rtol = 1e-6, double atol = 1e-9) {
   CpuBackend backend;
@@ -302,15 +347,15 @@ void check_gradients(const AttentionShape& shape, const Tensor& key_mask, double
   Tensor v = random_tensor(shape.kv(shape.seq), DType::f64, rng);
   Tensor w = random_tensor(shape.q(), DType::f64, rng);
   const AttentionOptions options = options_for(shape.seq, shape.head_dim, dropout);
-  Tensor out = Tensor::empty(shape.q(), DType::f64), probs = filled(shape.probs(shape.seq), kNaN);
+  Tensor out = Tensor::empty(shape.q(), DType::f64), lse = filled(shape.lse(), kNaN);
   auto loss = [&] {
-    backend.attention_forward(q, k, v, key_mask, options, out, probs);
+    backend.attention_forward(q, k, v, key_mask, options, out, lse);
     return weighted_sum(out, w);
   };
   loss();
   // Overwritten, not accumulated.
   Tensor d_q = filled(q.shape(), 1e3), d_k = filled(k.shape(), 1e3), d_v = filled(v.shape(), 1e3);
-  backend.attention_backward(w, q, k, v, probs, options, d_q, d_k, d_v);
+  backend.attention_backward(w, q, k, v, out, lse, key_mask, options, d_q, d_k, d_v);
   expect_gradient_near(d_q, numeric_gradient(q, loss, step), "d_q", rtol, atol);
   expect_gradient_near(d_k, numeric_gradient(k, loss, step), "d_k", rtol, atol);
   expect_gradient_near(d_v, numeric_gradient(v, loss, step), "d_v", rtol, atol);
@@ -341,10 +386,14 @@ TEST(AttentionBackward, DropoutMatchesFiniteDifferences) {
   check_gradients({1, 6, 2, 1, 4}, key_mask_with_padding(1, 6, {{0, 1}}), 0.5, 26);
 }
 
+TEST(AttentionBackward, HeadDim64WithPaddingAndDropoutMatchesFiniteDifferences) {
+  // Scores sum 64 products: a step of 1e-5 keeps the differences' rounding (eps |L| / h) below 1e-10.
+  check_gradients({1, 4, 4, 1, 64}, key_mask_with_padding(1, 4, {{0, 2}}), 0.25, 28, 1e-5, 1e-6, 1e-9);
+}
+
 TEST(AttentionBackward, SeveralQueryBlocksMatchDirectionalDerivatives) {
   // 130 queries span three blocks; a full finite-difference gradient would be slow, so the gradient is
-  // checked along random directions: (L(x + h u) - L(x - h u)) / 2h = <grad, u>. probs starts as NaN, so
-  // reading an entry the forward left unspecified would show.
+  // checked along random directions: (L(x + h u) - L(x - h u)) / 2h = <grad, u>.
   CpuBackend backend;
   std::mt19937_64 rng(27);
   const AttentionShape shape{1, 130, 2, 1, 4};
@@ -352,14 +401,14 @@ TEST(AttentionBackward, SeveralQueryBlocksMatchDirectionalDerivatives) {
   const AttentionOptions options = options_for(130, 4, 0.2);
   Tensor q = random_tensor(shape.q(), DType::f64, rng), k = random_tensor(shape.kv(130), DType::f64, rng);
   Tensor v = random_tensor(shape.kv(130), DType::f64, rng), w = random_tensor(shape.q(), DType::f64, rng);
-  Tensor out = Tensor::empty(shape.q(), DType::f64), probs = filled(shape.probs(130), kNaN);
+  Tensor out = Tensor::empty(shape.q(), DType::f64), lse = filled(shape.lse(), kNaN);
   auto loss = [&] {
-    backend.attention_forward(q, k, v, mask, options, out, probs);
+    backend.attention_forward(q, k, v, mask, options, out, lse);
     return weighted_sum(out, w);
   };
   loss();
   Tensor d_q = filled(q.shape(), 1e3), d_k = filled(k.shape(), 1e3), d_v = filled(v.shape(), 1e3);
-  backend.attention_backward(w, q, k, v, probs, options, d_q, d_k, d_v);
+  backend.attention_backward(w, q, k, v, out, lse, mask, options, d_q, d_k, d_v);
 
   const std::pair<Tensor*, Tensor*> inputs[] = {{&q, &d_q}, {&k, &d_k}, {&v, &d_v}};
   const char* names[] = {"q", "k", "v"};
@@ -390,20 +439,25 @@ TEST(Attention, Float32MatchesFloat64) {
   Tensor q = random_tensor(shape.q(), DType::f64, rng), k = random_tensor(shape.kv(70), DType::f64, rng);
   Tensor v = random_tensor(shape.kv(70), DType::f64, rng), d_out = random_tensor(shape.q(), DType::f64, rng);
 
-  Tensor out64 = Tensor::empty(shape.q(), DType::f64), probs64 = Tensor::zeros(shape.probs(70), DType::f64);
+  Tensor out64 = Tensor::empty(shape.q(), DType::f64), lse64 = Tensor::empty(shape.lse(), DType::f64);
+  Tensor probs64 = Tensor::empty(shape.probs(70), DType::f64);
   Tensor d_q64 = Tensor::empty(q.shape(), DType::f64), d_k64 = Tensor::empty(k.shape(), DType::f64);
   Tensor d_v64 = Tensor::empty(v.shape(), DType::f64);
-  backend.attention_forward(q, k, v, mask, options, out64, probs64);
-  backend.attention_backward(d_out, q, k, v, probs64, options, d_q64, d_k64, d_v64);
+  backend.attention_forward(q, k, v, mask, options, out64, lse64);
+  backend.attention_probs(q, k, v, mask, options, probs64);
+  backend.attention_backward(d_out, q, k, v, out64, lse64, mask, options, d_q64, d_k64, d_v64);
 
   const Tensor q32 = to_f32(q), k32 = to_f32(k), v32 = to_f32(v);
-  Tensor out32 = Tensor::empty(shape.q(), DType::f32), probs32 = Tensor::zeros(shape.probs(70), DType::f32);
+  Tensor out32 = Tensor::empty(shape.q(), DType::f32), lse32 = Tensor::empty(shape.lse(), DType::f32);
+  Tensor probs32 = Tensor::empty(shape.probs(70), DType::f32);
   Tensor d_q32 = Tensor::empty(q.shape(), DType::f32), d_k32 = Tensor::empty(k.shape(), DType::f32);
   Tensor d_v32 = Tensor::empty(v.shape(), DType::f32);
-  backend.attention_forward(q32, k32, v32, mask, options, out32, probs32);
-  backend.attention_backward(to_f32(d_out), q32, k32, v32, probs32, options, d_q32, d_k32, d_v32);
+  backend.attention_forward(q32, k32, v32, mask, options, out32, lse32);
+  backend.attention_probs(q32, k32, v32, mask, options, probs32);
+  backend.attention_backward(to_f32(d_out), q32, k32, v32, out32, lse32, mask, options, d_q32, d_k32, d_v32);
 
   EXPECT_LT(relative_error(out32, out64), 1e-5);
+  EXPECT_LT(relative_error(lse32, lse64), 1e-5);
   EXPECT_LT(relative_error(probs32, probs64), 1e-5);
   EXPECT_LT(relative_error(d_q32, d_q64), 1e-5);
   EXPECT_LT(relative_error(d_k32, d_k64), 1e-5);
@@ -414,59 +468,84 @@ TEST(Attention, RejectsBadArguments) {
   CpuBackend backend;
   auto zeros = [](const Shape& shape, DType dtype = DType::f64) { return Tensor::zeros(shape, dtype); };
   Tensor q = zeros({1, 3, 4, 2}), k = zeros({1, 5, 2, 2}), v = zeros({1, 5, 2, 2}), out = zeros({1, 3, 4, 2});
-  Tensor probs = zeros({1, 4, 3, 4}), none;
+  Tensor lse = zeros({1, 4, 3}), probs = zeros({1, 4, 3, 4}), none;
   const AttentionOptions ok = options_for(4, 2, 0.0, 1);
-  EXPECT_NO_THROW(backend.attention_forward(q, k, v, none, ok, out, probs));
+  EXPECT_NO_THROW(backend.attention_forward(q, k, v, none, ok, out, lse));
   EXPECT_NO_THROW(backend.attention_forward(q, k, v, zeros({1, 5}, DType::i32), ok, out, none));
+  EXPECT_NO_THROW(backend.attention_probs(q, k, v, none, ok, probs));
 
   Tensor q3 = zeros({1, 3, 3, 2}), out3 = zeros({1, 3, 3, 2});
   EXPECT_THROW(backend.attention_forward(q3, k, v, none, ok, out3, none), std::invalid_argument);  // 3 % 2
   Tensor v_other = zeros({1, 4, 2, 2});
-  EXPECT_THROW(backend.attention_forward(q, k, v_other, none, ok, out, none), std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q, k, v_other, none, ok, out, none); }, "v");
   Tensor k_other_dim = zeros({1, 5, 2, 4});
-  EXPECT_THROW(backend.attention_forward(q, k_other_dim, k_other_dim, none, ok, out, none),
-               std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q, k_other_dim, k_other_dim, none, ok, out, none); }, "k");
   Tensor k_other_batch = zeros({2, 5, 2, 2});
-  EXPECT_THROW(backend.attention_forward(q, k_other_batch, k_other_batch, none, ok, out, none),
-               std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q, k_other_batch, k_other_batch, none, ok, out, none); },
+                 "k");
   Tensor out_wrong = zeros({1, 3, 4, 3});
-  EXPECT_THROW(backend.attention_forward(q, k, v, none, ok, out_wrong, none), std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q, k, v, none, ok, out_wrong, none); }, "out");
+  Tensor lse_wrong = zeros({1, 4, 4});
+  expect_rejects([&] { backend.attention_forward(q, k, v, none, ok, out, lse_wrong); }, "lse");
+  Tensor lse_f32 = zeros({1, 4, 3}, DType::f32);
+  expect_rejects([&] { backend.attention_forward(q, k, v, none, ok, out, lse_f32); }, "lse");
   Tensor probs_cache_wide = zeros({1, 4, 3, 5});  // S_cap instead of num_keys
-  EXPECT_THROW(backend.attention_forward(q, k, v, none, ok, out, probs_cache_wide), std::invalid_argument);
-  EXPECT_THROW(backend.attention_forward(q, k, v, zeros({1, 5}), ok, out, none),
-               std::invalid_argument);  // f64
-  EXPECT_THROW(backend.attention_forward(q, k, v, zeros({1, 4}, DType::i32), ok, out, none),
-               std::invalid_argument);
+  expect_rejects([&] { backend.attention_probs(q, k, v, none, ok, probs_cache_wide); }, "probs");
+  expect_rejects(
+      [&] {
+        backend.attention_forward(q, k, v, zeros({1, 5}), ok, out, none);
+      },
+      "key_mask");  // f64
+  expect_rejects(
+      [&] {
+        backend.attention_forward(q, k, v, zeros({1, 4}, DType::i32), ok, out, none);
+      },
+      "key_mask");
   EXPECT_THROW(backend.attention_forward(q, k, v, none, options_for(0, 2), out, none), std::invalid_argument);
   EXPECT_THROW(backend.attention_forward(q, k, v, none, options_for(6, 2), out, none), std::invalid_argument);
   EXPECT_THROW(backend.attention_forward(q, k, v, none, options_for(4, 2, 0.0, -1), out, none),
                std::invalid_argument);
   EXPECT_THROW(backend.attention_forward(q, k, v, none, options_for(4, 2, 1.0, 1), out, none),
                std::invalid_argument);
+  AttentionOptions no_seed = options_for(4, 2, 0.1, 1);
+  no_seed.dropout.step_seed = Tensor();
+  expect_rejects([&] { backend.attention_forward(q, k, v, none, no_seed, out, none); },
+                 "options.dropout.step_seed");
   Tensor k32 = zeros({1, 5, 2, 2}, DType::f32);
-  EXPECT_THROW(backend.attention_forward(q, k32, v, none, ok, out, none), std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q, k32, v, none, ok, out, none); }, "k");
   Tensor q_i32 = zeros({1, 3, 4, 2}, DType::i32), k_i32 = zeros({1, 5, 2, 2}, DType::i32);
-  EXPECT_THROW(backend.attention_forward(q_i32, k_i32, k_i32, none, ok, q_i32, none), std::invalid_argument);
+  expect_rejects([&] { backend.attention_forward(q_i32, k_i32, k_i32, none, ok, q_i32, none); }, "q");
 
-  // The backward takes training shapes only.
-  Tensor kt = zeros({1, 3, 2, 2}), vt = zeros({1, 3, 2, 2}), probs_t = zeros({1, 4, 3, 3});
+  // The backward takes training shapes only, and needs the forward's out and lse.
+  Tensor kt = zeros({1, 3, 2, 2}), vt = zeros({1, 3, 2, 2}), lse_t = zeros({1, 4, 3});
   Tensor d_q = zeros(q.shape()), d_k = zeros(kt.shape()), d_v = zeros(vt.shape());
   const AttentionOptions train = options_for(3, 2);
-  EXPECT_NO_THROW(backend.attention_backward(out, q, kt, vt, probs_t, train, d_q, d_k, d_v));
-  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, none, train, d_q, d_k, d_v), std::invalid_argument);
-  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, probs_t, options_for(2, 2), d_q, d_k, d_v),
+  EXPECT_NO_THROW(backend.attention_backward(out, q, kt, vt, out, lse_t, none, train, d_q, d_k, d_v));
+  expect_rejects([&] { backend.attention_backward(out, q, kt, vt, out, none, none, train, d_q, d_k, d_v); },
+                 "lse");
+  expect_rejects([&] { backend.attention_backward(out, q, kt, vt, none, lse_t, none, train, d_q, d_k, d_v); },
+                 "out");
+  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, out, lse_t, none, options_for(2, 2), d_q, d_k, d_v),
                std::invalid_argument);
-  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, probs_t, options_for(3, 2, 0.0, 1), d_q, d_k, d_v),
-               std::invalid_argument);
-  EXPECT_THROW(backend.attention_backward(out, q, k, v, probs, ok, d_q, k, v),
+  EXPECT_THROW(
+      backend.attention_backward(out, q, kt, vt, out, lse_t, none, options_for(3, 2, 0.0, 1), d_q, d_k, d_v),
+      std::invalid_argument);
+  EXPECT_THROW(backend.attention_backward(out, q, k, v, out, lse, none, ok, d_q, k, v),
                std::invalid_argument);  // S_cap
-  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, probs_t, train, d_q, d_k, k),
-               std::invalid_argument);
-  EXPECT_THROW(backend.attention_backward(out_wrong, q, kt, vt, probs_t, train, d_q, d_k, d_v),
-               std::invalid_argument);
-  Tensor probs_t32 = zeros({1, 4, 3, 3}, DType::f32);
-  EXPECT_THROW(backend.attention_backward(out, q, kt, vt, probs_t32, train, d_q, d_k, d_v),
-               std::invalid_argument);
+  expect_rejects([&] { backend.attention_backward(out, q, kt, vt, out, lse_t, none, train, d_q, d_k, k); },
+                 "d_v");
+  expect_rejects(
+      [&] { backend.attention_backward(out_wrong, q, kt, vt, out, lse_t, none, train, d_q, d_k, d_v); },
+      "d_out");
+  Tensor lse_t32 = zeros({1, 4, 3}, DType::f32);
+  expect_rejects(
+      [&] { backend.attention_backward(out, q, kt, vt, out, lse_t32, none, train, d_q, d_k, d_v); }, "lse");
+  expect_rejects(
+      [&] {
+        backend.attention_backward(out, q, kt, vt, out, lse_t, zeros({1, 2}, DType::i32), train, d_q, d_k,
+                                   d_v);
+      },
+      "key_mask");
 
   try {
     backend.attention_forward(q3, k, v, none, ok, out3, none);

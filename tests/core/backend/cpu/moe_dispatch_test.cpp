@@ -95,8 +95,6 @@ TEST(MoeDispatch, PlanRejectsBadArguments) {
   Tensor slot_of = Tensor::empty({2, 2}, DType::i32);
   EXPECT_NO_THROW(backend.moe_plan(topk, 3, offsets, slot_of));
   EXPECT_THROW(backend.moe_plan(topk, 2, offsets, slot_of), std::invalid_argument);  // offsets size
-  Tensor offsets_small = Tensor::empty({3}, DType::i32);
-  EXPECT_THROW(backend.moe_plan(topk, 2, offsets_small, slot_of), std::invalid_argument);  // expert 2 of 2
   Tensor none = Tensor::empty({1}, DType::i32);
   EXPECT_THROW(backend.moe_plan(topk, 0, none, slot_of), std::invalid_argument);
   Tensor slot_wrong = Tensor::empty({2, 3}, DType::i32);
@@ -105,8 +103,6 @@ TEST(MoeDispatch, PlanRejectsBadArguments) {
   EXPECT_THROW(backend.moe_plan(topk, 3, offsets_f32, slot_of), std::invalid_argument);
   Tensor topk_f32 = Tensor::zeros({2, 2}, DType::f32);
   EXPECT_THROW(backend.moe_plan(topk_f32, 3, offsets, slot_of), std::invalid_argument);
-  topk.data<int32_t>()[1] = -1;
-  EXPECT_THROW(backend.moe_plan(topk, 3, offsets, slot_of), std::invalid_argument);
 }
 
 TEST(MoeDispatch, GatherCopiesRowsAndItsBackwardAccumulates) {
@@ -268,14 +264,6 @@ TEST(MoeDispatch, GatherAndCombineRejectBadArguments) {
   EXPECT_THROW(backend.moe_gather(x, slot_rows, sorted), std::invalid_argument);
   Tensor slot_f32 = Tensor::zeros({rows, k}, DType::f32);
   EXPECT_THROW(backend.moe_combine_forward(sorted, weight, slot_f32, y), std::invalid_argument);
-  slot_of.data<int32_t>()[4] = 6;  // sorted row 6 of 6
-  EXPECT_THROW(backend.moe_gather(x, slot_of, sorted), std::invalid_argument);
-  EXPECT_THROW(backend.moe_gather_backward(sorted, slot_of, x), std::invalid_argument);
-  EXPECT_THROW(backend.moe_combine_forward(sorted, weight, slot_of, y), std::invalid_argument);
-  EXPECT_THROW(backend.moe_combine_backward(y, sorted, weight, slot_of, d_sorted, d_weight),
-               std::invalid_argument);
-  slot_of.data<int32_t>()[4] = -1;
-  EXPECT_THROW(backend.moe_gather(x, slot_of, sorted), std::invalid_argument);
 }
 
 }  // namespace

@@ -228,12 +228,6 @@ TEST(MoeRouter, RejectsBadArguments) {
   Tensor d_logits_wrong = Tensor::empty({4, 3}, DType::f32);
   EXPECT_THROW(backend.moe_router_backward(d_weight, Tensor(), scores, index, true, d_logits_wrong),
                std::invalid_argument);
-  index.data<int32_t>()[3] = 4;  // expert 4 of 4
-  EXPECT_THROW(backend.moe_router_backward(d_weight, Tensor(), scores, index, true, d_logits),
-               std::invalid_argument);
-  index.data<int32_t>()[3] = -1;
-  EXPECT_THROW(backend.moe_router_backward(d_weight, Tensor(), scores, index, true, d_logits),
-               std::invalid_argument);
 }
 
 }  // namespace
