@@ -35,7 +35,7 @@ double training_flops_per_token(const ModelConfig& config, int64_t seq_len);
 // Where a workload's memory is held, and in which precision. Each part takes the dtype of its role: the
 // weights, their gradients and the AdamW moments the master dtype, a separate compute copy of the weights
 // (bf16 mixed precision) the compute dtype, the RoPE tables the statistic dtype. A GPU also holds the CUDA
-// backend's own buffers and the device copy of each batch (gpu_buffers_bytes).
+// backend's own buffers (kGpuBuffersBytes).
 struct MemoryTarget {
   Device device = Device::cpu;
   Precision precision = Precision::f32();
@@ -50,13 +50,11 @@ struct MemoryTarget {
 };
 
 // The CUDA backend's buffers allocated once per backend (cuda_backend.cu): cuBLASLt's workspace, and the
-// staging and reduction buffers (counted whole, wherever they live: an upper bound).
+// staging and reduction buffers (counted whole, wherever they live: an upper bound). The batch's device
+// copies (ids, targets, masks) are the model's plan's, counted with the activations.
 constexpr int64_t kGpuWorkspaceBytes = int64_t{32} << 20;
 constexpr int64_t kGpuStagingBytes = int64_t{4} << 20;
-// The device copy of a batch: token ids, targets, loss mask and key mask, 4 bytes each per token.
-constexpr int64_t kGpuBatchBytesPerToken = 16;
-// A GPU's share of a workload of `batch` x `seq_len` tokens: the buffers above and the batch (saturating).
-int64_t gpu_buffers_bytes(int64_t batch, int64_t seq_len);
+constexpr int64_t kGpuBuffersBytes = kGpuWorkspaceBytes + kGpuStagingBytes;
 
 // The bytes a workload holds at its peak, by part. Sums saturate at INT64_MAX: a shape too large to count
 // is simply too large to allocate.
@@ -69,7 +67,7 @@ struct MemoryEstimate {
   int64_t activations_bytes = 0;      // the model's activation plan (training, or one inference forward)
   int64_t kv_cache_bytes = 0;         // generation: every layer's keys and values, and the key mask
   int64_t logits_bytes = 0;           // host copies of logits handed to the caller (CPU targets only)
-  int64_t gpu_buffers_bytes = 0;      // on a GPU: the backend's workspace and staging, the batch's copy
+  int64_t gpu_buffers_bytes = 0;      // on a GPU: the backend's workspace and staging
   int64_t total() const;
 
   // "weights", "compute weights", "RoPE tables", "gradients", "AdamW state", "activations", "KV cache",
