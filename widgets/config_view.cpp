@@ -626,7 +626,7 @@ void ConfigView::refresh() {
     why_not = tr("The cost appears once the batch size and sequence length are valid.");
   if (why_not.isEmpty()) {
     try {
-      ModelSummary summary = summarize(model, train.batch_size, train.seq_len, target_);
+      ModelSummary summary = summarize(model, train.batch_size, train.seq_len, target());
       summary.device = device_;
       if (memory && available) {
         summary.needed_bytes = memory->needed_bytes;
@@ -662,7 +662,7 @@ std::optional<MemoryVerdict> ConfigView::memory_verdict(std::optional<AvailableM
     return std::nullopt;  // unknown: the summary says "not checked"
   }
   MemoryRequest request =
-      training_request(model, train.batch_size, train.seq_len, train.accumulation_steps, target_);
+      training_request(model, train.batch_size, train.seq_len, train.accumulation_steps, target());
   request.accumulation_name = "accumulation";  // the field's label
   return check_memory(request, *available);
 }
@@ -674,8 +674,16 @@ void ConfigView::set_memory_source(std::function<AvailableMemory()> source) {
 
 void ConfigView::set_device(const QString& device, std::function<AvailableMemory()> source) {
   device_ = device;
-  target_ = MemoryTarget::for_device(parse_device(device.toStdString()).kind);
+  device_kind_ = parse_device(device.toStdString()).kind;
   set_memory_source(std::move(source));
+}
+
+MemoryTarget ConfigView::target() const {
+  try {
+    return MemoryTarget::for_choice(device_kind_, config_.train.precision);
+  } catch (const std::invalid_argument&) {
+    return MemoryTarget::for_device(device_kind_);  // a precision the run config refuses says so itself
+  }
 }
 
 // ---- files -----------------------------------------------------------------------------------------------

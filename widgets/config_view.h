@@ -56,7 +56,8 @@ class ConfigView : public QWidget {
   // cgroup), read on each change. A source that throws leaves the check out ("not checked").
   void set_memory_source(std::function<AvailableMemory()> source);
   // The device the run will train on ("cpu", "cuda:N"; the Train view's choice): the cost and the memory
-  // check are its estimate (MemoryTarget::for_device) against `source`, its memory.
+  // check are its estimate in the run's precision (MemoryTarget::for_choice: bf16 mixed precision on a GPU
+  // unless the run says f32) against `source`, its memory.
   void set_device(const QString& device, std::function<AvailableMemory()> source);
   QString device() const { return device_; }
   BlockDiagram* block_diagram() const { return diagram_; }
@@ -110,7 +111,8 @@ class ConfigView : public QWidget {
   bool last_valid_ = true;
   std::function<AvailableMemory()> memory_source_ = available_system_memory;
   QString device_ = QStringLiteral("cpu");
-  MemoryTarget target_;  // of device_
+  Device device_kind_ = Device::cpu;  // of device_
+  MemoryTarget target() const;        // device_ with the run's precision
 
   QComboBox* preset_ = nullptr;
   QLabel* problems_label_ = nullptr;

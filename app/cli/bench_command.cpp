@@ -61,8 +61,9 @@ int bench_command(int argc, char** argv) {
     throw UsageError("--seq_len " + std::to_string(seq_len) + " exceeds max_position_embeddings");
   const std::unique_ptr<Backend> backend = backend_from(args);
   const Precision precision = precision_from(args, *backend);
-  check_memory_or_refuse(
-      args, named_by_flags(training_request(config, batch_size, seq_len, 0), "--batch_size", "--seq_len"));
+  check_memory_or_refuse(args, named_by_flags(training_request(config, batch_size, seq_len, 0,
+                                                               MemoryTarget{backend->device(), precision}),
+                                              "--batch_size", "--seq_len"));
   const bool on_gpu = backend->device() == Device::cuda;
   const int64_t device_in_use_before = on_gpu ? device_bytes_in_use(*backend) : 0;
 

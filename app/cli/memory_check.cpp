@@ -52,7 +52,7 @@ std::optional<TrainingPlan> check_training_memory(const Arguments& args, const T
   const DeviceSpec device = parse_device(config.device);
   TrainingPlan plan{
       named_by_flags(training_request(model, config.batch_size, config.seq_len, config.accumulation_steps,
-                                      MemoryTarget::for_device(device.kind)),
+                                      MemoryTarget::for_choice(device.kind, config.precision)),
                      "--batch_size", "--max_seq_len"),
       device};
   check_memory_or_refuse(args, plan.request, plan.device);
@@ -77,8 +77,9 @@ std::optional<TrainingPlan> check_resumed_memory(const Arguments& args,
   if (config.batch_size < 1 || config.seq_len < 1 || config.seq_len > model.max_position_embeddings)
     return std::nullopt;
   const DeviceSpec device = parse_device(args.text("device", config.device));
+  // The run keeps the precision it records (f32 where the device cannot compute in it).
   TrainingPlan plan{training_request(model, config.batch_size, config.seq_len, config.accumulation_steps,
-                                     MemoryTarget::for_device(device.kind)),
+                                     MemoryTarget::for_choice(device.kind, config.precision)),
                     device};
   // The run's sizes are fixed by its checkpoints: the message names them as settings, not flags, and says how
   // to train with others.

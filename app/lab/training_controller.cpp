@@ -30,8 +30,9 @@ std::optional<TrainingController::Plan> training_plan(const TrainConfig& config,
   } catch (const DeviceNameError&) {
     return std::nullopt;
   }
-  MemoryRequest request = training_request(model, config.batch_size, config.seq_len,
-                                           config.accumulation_steps, MemoryTarget::for_device(device.kind));
+  MemoryRequest request =
+      training_request(model, config.batch_size, config.seq_len, config.accumulation_steps,
+                       MemoryTarget::for_choice(device.kind, config.precision));
   request.accumulation_name = "accumulation";  // the Configure view's label
   return TrainingController::Plan{std::move(request), device};
 }

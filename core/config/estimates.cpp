@@ -75,6 +75,14 @@ MemoryTarget MemoryTarget::for_device(Device device) {
                                 : MemoryTarget{Device::cpu, Precision::f32()};
 }
 
+MemoryTarget MemoryTarget::for_choice(Device device, const std::string& precision) {
+  if (precision == "auto") return for_device(device);
+  if (precision != "f32" && precision != "bf16")
+    throw std::invalid_argument("precision must be auto, f32 or bf16, got \"" + precision + "\"");
+  if (precision == "bf16" && device == Device::cuda) return {device, Precision::bf16_mixed()};
+  return {device, Precision::f32()};
+}
+
 int64_t MemoryEstimate::total() const {
   int64_t sum = 0;
   for (const Part& part : parts()) sum = saturating_add(sum, part.bytes);
@@ -132,17 +140,11 @@ MemoryEstimate model_memory(const ModelConfig& config, int64_t batch, int64_t se
   estimate.rope_tables_bytes =
       role_bytes(2 * config.max_position_embeddings * config.head_dim(), precision.statistic());
   estimate.activations_bytes = activations_bytes;
-  if (target.device == Device::cuda) estimate.gpu_buffers_bytes = gpu_buffers_bytes(batch, seq_len);
+  if (target.device == Device::cuda) estimate.gpu_buffers_bytes = kGpuBuffersBytes;
   return estimate;
 }
 
 }  // namespace
-
-int64_t gpu_buffers_bytes(int64_t batch, int64_t seq_len) {
-  const double batch_bytes =
-      static_cast<double>(batch) * static_cast<double>(seq_len) * static_cast<double>(kGpuBatchBytesPerToken);
-  return saturating_add(kGpuWorkspaceBytes + kGpuStagingBytes, saturated_bytes(batch_bytes));
-}
 
 MemoryEstimate estimate_memory(const ModelConfig& config, int64_t batch, int64_t seq_len,
                                int64_t activations_bytes, const MemoryTarget& target) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend/precision.h"
@@ -34,23 +35,26 @@ double training_flops_per_token(const ModelConfig& config, int64_t seq_len);
 // Where a workload's memory is held, and in which precision. Each part takes the dtype of its role: the
 // weights, their gradients and the AdamW moments the master dtype, a separate compute copy of the weights
 // (bf16 mixed precision) the compute dtype, the RoPE tables the statistic dtype. A GPU also holds the CUDA
-// backend's own buffers and the device copy of each batch (gpu_buffers_bytes).
+// backend's own buffers (kGpuBuffersBytes).
 struct MemoryTarget {
   Device device = Device::cpu;
   Precision precision = Precision::f32();
   // What the lab and the CLI train in on a device: bf16 mixed precision on a GPU, f32 on the CPU.
   static MemoryTarget for_device(Device device);
+  // A run's precision choice as TrainConfig and --precision spell it (model/precision_choice.h), on
+  // `device`: "auto" is for_device's; "f32" and "bf16" as named, except bf16 on the CPU, which cannot
+  // compute in it: a resumed run continues there in f32 (and a new one is refused). Throws
+  // std::invalid_argument for another name.
+  static MemoryTarget for_choice(Device device, const std::string& precision);
   bool operator==(const MemoryTarget&) const = default;
 };
 
 // The CUDA backend's buffers allocated once per backend (cuda_backend.cu): cuBLASLt's workspace, and the
-// staging and reduction buffers (counted whole, wherever they live: an upper bound).
+// staging and reduction buffers (counted whole, wherever they live: an upper bound). The batch's device
+// copies (ids, targets, masks) are the model's plan's, counted with the activations.
 constexpr int64_t kGpuWorkspaceBytes = int64_t{32} << 20;
 constexpr int64_t kGpuStagingBytes = int64_t{4} << 20;
-// The device copy of a batch: token ids, targets, loss mask and key mask, 4 bytes each per token.
-constexpr int64_t kGpuBatchBytesPerToken = 16;
-// A GPU's share of a workload of `batch` x `seq_len` tokens: the buffers above and the batch (saturating).
-int64_t gpu_buffers_bytes(int64_t batch, int64_t seq_len);
+constexpr int64_t kGpuBuffersBytes = kGpuWorkspaceBytes + kGpuStagingBytes;
 
 // The bytes a workload holds at its peak, by part. Sums saturate at INT64_MAX: a shape too large to count
 // is simply too large to allocate.
@@ -63,7 +67,7 @@ struct MemoryEstimate {
   int64_t activations_bytes = 0;      // the model's activation plan (training, or one inference forward)
   int64_t kv_cache_bytes = 0;         // generation: every layer's keys and values, and the key mask
   int64_t logits_bytes = 0;           // host copies of logits handed to the caller (CPU targets only)
-  int64_t gpu_buffers_bytes = 0;      // on a GPU: the backend's workspace and staging, the batch's copy
+  int64_t gpu_buffers_bytes = 0;      // on a GPU: the backend's workspace and staging
   int64_t total() const;
 
   // "weights", "compute weights", "RoPE tables", "gradients", "AdamW state", "activations", "KV cache",

@@ -338,6 +338,17 @@ TEST(ConfigView, OnAGpuTheCostAndTheCheckAreTheGpusFigures) {
   EXPECT_FALSE(summary->shows("GPU buffers"));
   EXPECT_FALSE(marked(view, "batch_size"));
   EXPECT_TRUE(view.train_button()->isEnabled());
+
+  // A run that asks for f32 is estimated in f32 on the GPU too: no compute copy, f32 activations.
+  RunConfig f32_run = view.run_config();
+  f32_run.train.precision = "f32";
+  view.set_run_config(f32_run);
+  view.set_device("cuda:0", [] { return AvailableMemory{int64_t{1} << 50, "cuda:0 free memory"}; });
+  const MemoryEstimate f32_on_gpu = training_memory(model, 64, 1024, {Device::cuda, Precision::f32()});
+  EXPECT_EQ(summary->field_text("Device"), "cuda:0, f32");
+  EXPECT_EQ(summary->field_text("Total memory"), QString::fromStdString(format_bytes(f32_on_gpu.total())));
+  EXPECT_FALSE(summary->shows("Compute weights"));
+  EXPECT_TRUE(summary->shows("GPU buffers"));
 }
 
 TEST(ConfigView, WithoutAMemoryFigureTheCheckIsLeftOut) {

@@ -164,11 +164,18 @@ TEST(Estimates, MemoryOfATrainingStep) {
 TEST(Estimates, MemoryOfATrainingStepOnAGpuInMixedPrecision) {
   // precision.h's roles for bf16 compute: master weights, gradients and both AdamW moments f32, a bf16 copy
   // of the weights for the products, RoPE tables (statistics) f32; and the CUDA backend's own buffers: 32 MiB
-  // of cuBLASLt workspace, 4 MiB of staging, 16 bytes per token of batch on the device.
+  // of cuBLASLt workspace and 4 MiB of staging.
   const int64_t parameters = 25'829'888, rope_tables = 2 * 32768 * 64 * 4;
   const MemoryTarget gpu = MemoryTarget::for_device(Device::cuda);
   EXPECT_EQ(gpu, (MemoryTarget{Device::cuda, Precision::bf16_mixed()}));
   EXPECT_EQ(MemoryTarget::for_device(Device::cpu), MemoryTarget{});
+  // The run's precision choice, as the trainer resolves it on each device.
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "auto"), gpu);
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "bf16"), gpu);
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cuda, "f32"), (MemoryTarget{Device::cuda, Precision::f32()}));
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cpu, "auto"), MemoryTarget{});
+  EXPECT_EQ(MemoryTarget::for_choice(Device::cpu, "bf16"), MemoryTarget{}) << "the CPU continues in f32";
+  EXPECT_THROW(MemoryTarget::for_choice(Device::cpu, "fp16"), std::invalid_argument);
   const MemoryEstimate memory = estimate_memory(preset("small"), 32, 512, 1'000'000, gpu);
   EXPECT_EQ(memory.weights_bytes, 4 * parameters);
   EXPECT_EQ(memory.compute_weights_bytes, 2 * parameters);
@@ -176,18 +183,17 @@ TEST(Estimates, MemoryOfATrainingStepOnAGpuInMixedPrecision) {
   EXPECT_EQ(memory.optimizer_bytes, 8 * parameters);
   EXPECT_EQ(memory.rope_tables_bytes, rope_tables);
   EXPECT_EQ(memory.activations_bytes, 1'000'000);
-  const int64_t gpu_buffers = (32 << 20) + (4 << 20) + 16 * 32 * 512;
+  const int64_t gpu_buffers = (32 << 20) + (4 << 20);
   EXPECT_EQ(memory.gpu_buffers_bytes, gpu_buffers);
-  EXPECT_EQ(gpu_buffers_bytes(32, 512), gpu_buffers);
+  EXPECT_EQ(kGpuBuffersBytes, gpu_buffers);
   EXPECT_EQ(memory.total(), 18 * parameters + rope_tables + 1'000'000 + gpu_buffers);
   // The CPU in f32 keeps no compute copy and no GPU buffers.
   const MemoryEstimate cpu = estimate_memory(preset("small"), 32, 512, 1'000'000);
   EXPECT_EQ(cpu.compute_weights_bytes, 0);
   EXPECT_EQ(cpu.gpu_buffers_bytes, 0);
   EXPECT_EQ(memory.total() - cpu.total(), 2 * parameters + gpu_buffers);
-  // A batch beyond counting saturates here too.
-  EXPECT_EQ(gpu_buffers_bytes(std::numeric_limits<int64_t>::max() / 2, 32768),
-            std::numeric_limits<int64_t>::max());
+  // The same at any batch: the batch's device copies are the plan's, counted with the activations.
+  EXPECT_EQ(estimate_memory(preset("small"), 1, 1, 0, gpu).gpu_buffers_bytes, gpu_buffers);
 }
 
 TEST(Estimates, TheTotalIsTheSumOfTheParts) {
@@ -216,7 +222,7 @@ TEST(Estimates, GenerationOnAGpuHoldsItsCacheInTheComputeDtype) {
   EXPECT_EQ(gpu.logits_bytes, 0) << "the host copy of the logits is no GPU memory";
   EXPECT_EQ(gpu.gradients_bytes, 0);
   EXPECT_EQ(gpu.optimizer_bytes, 0);
-  EXPECT_EQ(gpu.gpu_buffers_bytes, gpu_buffers_bytes(3, 20));
+  EXPECT_EQ(gpu.gpu_buffers_bytes, kGpuBuffersBytes);
 }
 
 TEST(Estimates, PartsComeLargestFirstWithoutTheEmptyOnes) {
