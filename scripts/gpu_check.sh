@@ -25,9 +25,13 @@ CUDA_TESTS_EXCLUDE=${CUDA_TESTS_EXCLUDE:-'^cuda\.loss_curve'}
 LOSS_CURVE=${LOSS_CURVE:-0}
 LIMIT_LOSS_CURVE=${LIMIT_LOSS_CURVE:-240}
 # compute-sanitizer runs these gtest filters of cuda_tests (our own tests, then the conformance suite in f32).
-MEMCHECK_FILTER=${MEMCHECK_FILTER:-'Cuda*:*cuda_f32_*'}
-RACECHECK_FILTER=${RACECHECK_FILTER:-'Cuda*:*cuda_f32_*'}
-INITCHECK_FILTER=${INITCHECK_FILTER:-'CudaElementwise.*:CudaMatmul.*:*cuda_f32_*'}
+# The tests that provoke CUDA errors on purpose (an absurd allocation, a bad device) are left out: the
+# sanitizers would report the very errors they check.
+provoked='CudaCopy.AnAbsurdAllocation*:CudaErrors.*:CudaDevice.*:GpuCheckpoints.*'
+MEMCHECK_FILTER=${MEMCHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
+RACECHECK_FILTER=${RACECHECK_FILTER:-"Cuda*:GpuTrainingStep.*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
+INITCHECK_FILTER=${INITCHECK_FILTER:-"Cuda*:GpuTrainingStep.*:*cuda_f32_*:-$provoked"}
+BENCH_PRESETS=${BENCH_PRESETS:-'small:32 medium:16 large:8 moe:16'}  # preset:batch at sequence length 512
 # Seconds each stage may take at most.
 LIMIT_GOOGLETEST=${LIMIT_GOOGLETEST:-150} LIMIT_CONFIGURE=${LIMIT_CONFIGURE:-120} LIMIT_BUILD=${LIMIT_BUILD:-330}
 LIMIT_CUDA_TESTS=${LIMIT_CUDA_TESTS:-150} LIMIT_CORE_TESTS=${LIMIT_CORE_TESTS:-100}
@@ -251,7 +255,12 @@ cli_memcheck() {
 
 # The training step's speed on the GPU (tiny preset).
 bench() {
-  stage bench "$LIMIT_BENCH" "$later_log" "$cli" bench --device cuda --batch_size 8 --seq_len 256 --steps 5
+  local preset_batch
+  for preset_batch in $BENCH_PRESETS; do
+    stage "bench-${preset_batch%%:*}" "$LIMIT_BENCH" "$later_log" "$cli" bench --device cuda \
+      --preset "${preset_batch%%:*}" --batch_size "${preset_batch##*:}" --seq_len 512 --steps 10 --warmup 2
+    grep -E 'training step on|tokens/s|TFLOP/s|MFU|device memory' "$later_log" | tail -5 | tee -a "$summary"
+  done
 }
 
 if [[ ! -x $cli ]]; then

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <random>
 
+#include "cli/matmul_peak.h"
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
@@ -103,16 +104,19 @@ int bench_command(int argc, char** argv) {
   const int used_threads = cpu_thread_count(args);
   const std::string device = std::string(device_name(backend->device()));
   const std::string precision_text = precision_name(precision);
-  // MFU needs the device's measured peak FLOP/s, which the lab does not have yet: it is reported as unknown
-  // (null) rather than against a datasheet figure.
+  // MFU against the device's measured matrix-product rate in the compute dtype, not a datasheet figure.
+  const MatmulPeak matmul_peak = measure_matmul_peak(*backend, precision.compute);
+  const double mfu = flops_per_s / matmul_peak.flops_per_s;
   if (args.flag("json")) {
     std::printf(
         "{\"impl\": \"minimind-lab\", \"device\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
         "\"batch_size\": %lld, \"seq_len\": %lld, \"step_s\": %.4f, \"tokens_per_s\": %.1f, "
-        "\"gflops\": %.1f, \"tflops\": %.4f, \"mfu\": null, \"peak_memory_bytes\": %lld, "
+        "\"gflops\": %.1f, \"tflops\": %.4f, \"mfu\": %.4f, \"matmul_peak_tflops\": %.2f, "
+        "\"peak_memory_bytes\": %lld, "
         "\"planned_device_bytes\": %lld",
         device.c_str(), precision_text.c_str(), used_threads, (long long)batch_size, (long long)seq_len,
-        step_s, tokens_per_s, flops_per_s / 1e9, flops_per_s / 1e12, (long long)peak, (long long)planned);
+        step_s, tokens_per_s, flops_per_s / 1e9, flops_per_s / 1e12, mfu, matmul_peak.flops_per_s / 1e12,
+        (long long)peak, (long long)planned);
     if (on_gpu)
       std::printf(", \"device_memory_in_use_bytes\": %lld, \"device_memory_added_bytes\": %lld",
                   (long long)device_peak, (long long)(device_peak - device_in_use_before));
@@ -124,8 +128,9 @@ int bench_command(int argc, char** argv) {
                 precision_text.c_str(), threads.c_str(), (long long)steps);
     std::printf(
         "  step time         %10.3f s\n  tokens/s          %10.1f\n  TFLOP/s           %10.3f\n"
-        "  MFU               %10s   (no measured peak for this device yet)\n",
-        step_s, tokens_per_s, flops_per_s / 1e12, "n/a");
+        "  MFU               %10.3f   (of %.1f TFLOP/s measured: %lld^3 %s products)\n",
+        step_s, tokens_per_s, flops_per_s / 1e12, mfu, matmul_peak.flops_per_s / 1e12,
+        (long long)matmul_peak.size, std::string(dtype_name(precision.compute)).c_str());
     std::printf("  planned buffers   %14s\n", format_bytes(planned).c_str());
     if (on_gpu)
       std::printf(
