@@ -3,15 +3,16 @@
 # ninja, g++, python3 and compute-sanitizer; no Qt, no PCRE2 headers, perhaps no GoogleTest). Sets up what
 # the build lacks from .device/ (filled by scripts/prepare_gpu_carry.sh and carried with the tree), builds
 # (Release, CUDA for sm_90, without the lab), then runs: the GPU tests, the core tests, compute-sanitizer's
-# memcheck, racecheck and initcheck on a subset of the GPU tests, a 20-step CLI training run under memcheck
-# and the CLI's benchmark on the GPU. Every stage runs whatever became of the others (a stage whose
-# prerequisite failed is skipped, saying why); each one's status and time go to OUT/summary.txt, printed
-# last. The whole run stays under TOTAL_S seconds: each stage gets at most its limit and what is left.
+# memcheck, racecheck and initcheck on the GPU tests, a 20-step CLI training run under each of them, the
+# CLI's training benchmark and its generation speed on the GPU. Every stage runs whatever became of the
+# others (a stage whose prerequisite failed is skipped, saying why); each one's status and time go to
+# OUT/summary.txt, printed last. The whole run stays under TOTAL_S seconds: each stage gets at most its limit and what is left.
 #
 #   bash scripts/gpu_check.sh OUT_DIR
 #
-# OUT_DIR receives 8 files: summary.txt, build.log, cuda.log, cuda.xml (JUnit), core.log, core.xml,
-# sanitizers.log, later.log. Exit status: 0 when every stage that ran passed.
+# OUT_DIR receives summary.txt, build.log, cuda.log, cuda.xml (JUnit), core.log, core.xml, each sanitizer's
+# report on the tests (memcheck.log, racecheck.log, initcheck.log; sanitizers.log holds all three) and on the
+# CLI (cli-memcheck.log, ...), and later.log. Exit status: 0 when every stage that ran passed.
 set -uo pipefail
 
 # ---- settings (environment overrides) ----------------------------------------------------------------
@@ -29,14 +30,20 @@ LIMIT_LOSS_CURVE=${LIMIT_LOSS_CURVE:-240}
 # sanitizers would report the very errors they check.
 provoked='CudaCopy.AnAbsurdAllocation*:CudaErrors.*:CudaDevice.*:GpuCheckpoints.*'
 MEMCHECK_FILTER=${MEMCHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
-RACECHECK_FILTER=${RACECHECK_FILTER:-"Cuda*:GpuTrainingStep.*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
-INITCHECK_FILTER=${INITCHECK_FILTER:-"Cuda*:GpuTrainingStep.*:*cuda_f32_*:-$provoked"}
+RACECHECK_FILTER=${RACECHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}  # the heavy parts apart
+RACECHECK_SAMPLING_FILTER=${RACECHECK_SAMPLING_FILTER:-'*SampleTokens*:-*wide_vocab*'}
+SANITIZE_ALONGSIDE=${SANITIZE_ALONGSIDE:-0}
+BUILD_TARGETS=${BUILD_TARGETS:-}  # space-separated ninja targets; empty: all
+INITCHECK_FILTER=${INITCHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
 BENCH_PRESETS=${BENCH_PRESETS:-'small:32 medium:16 large:8 moe:16'}  # preset:batch at sequence length 512
 # Seconds each stage may take at most.
 LIMIT_GOOGLETEST=${LIMIT_GOOGLETEST:-150} LIMIT_CONFIGURE=${LIMIT_CONFIGURE:-120} LIMIT_BUILD=${LIMIT_BUILD:-330}
 LIMIT_CUDA_TESTS=${LIMIT_CUDA_TESTS:-150} LIMIT_CORE_TESTS=${LIMIT_CORE_TESTS:-100}
-LIMIT_SANITIZER=${LIMIT_SANITIZER:-100} LIMIT_CLI=${LIMIT_CLI:-60} LIMIT_CLI_MEMCHECK=${LIMIT_CLI_MEMCHECK:-120}
+LIMIT_SANITIZER=${LIMIT_SANITIZER:-240} LIMIT_CLI=${LIMIT_CLI:-60} LIMIT_CLI_SANITIZER=${LIMIT_CLI_SANITIZER:-120}
 LIMIT_BENCH=${LIMIT_BENCH:-60}
+# Only these stages run when set (space-separated names or patterns of them as the summary prints them; the
+# set-up and the build always run), e.g. STAGES='initcheck racecheck-*'.
+STAGES=${STAGES:-}
 # ----------------------------------------------------------------------------------------------------
 
 if [[ $# -ne 1 ]]; then
@@ -75,6 +82,10 @@ record() {
 stage() {
   local name=$1 limit=$2 log=$3
   shift 3
+  if ! wanted "$name"; then
+    record "$name" skipped 0 "not in STAGES"
+    return 125
+  fi
   local left=$((TOTAL_S - (SECONDS - started) - 15))
   if ((left < 20)); then
     record "$name" skipped 0 "no time left of TOTAL_S=$TOTAL_S"
@@ -92,6 +103,37 @@ stage() {
 }
 
 skip() { record "$1" skipped 0 "$2"; }
+
+# Whether stage NAME runs under STAGES.
+wanted() {
+  [[ -z $STAGES || $1 == googletest || $1 == configure || $1 == build ]] && return 0
+  local pattern patterns
+  read -ra patterns <<<"$STAGES"  # not globbed against the files here
+  for pattern in "${patterns[@]}"; do
+    # shellcheck disable=SC2053
+    [[ $1 == $pattern ]] && return 0
+  done
+  return 1
+}
+
+# background_stage NAME LIMIT LOG COMMAND...: stage in the background; its status goes to OUT/.status.NAME.
+background_stage() {
+  local name=$1
+  (
+    stage "$@"
+    echo $? >"$out/.status.$name"
+  ) &
+}
+
+# collect_background NAME...: waits for the background stages and counts their failures here.
+collect_background() {
+  wait
+  local name status
+  for name in "$@"; do
+    status=$(cat "$out/.status.$name" 2>/dev/null || echo 1)
+    ((status != 0 && status != 125)) && failures=$((failures + 1))
+  done
+}
 
 # passed/failed/skipped counts of a ctest JUnit file.
 junit_counts() {
@@ -192,7 +234,8 @@ if stage configure "$LIMIT_CONFIGURE" "$build_log" cmake -S . -B "$BUILD_DIR" -G
   -DMINIMIND_BUILD_LAB=OFF -DMINIMIND_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DMINIMIND_BUILD_EXPERIMENTS=OFF \
   -DCMAKE_PREFIX_PATH="$prefix_path" "${configure_extra[@]}"; then
   # -k 0: build every target that can be built, so that one broken target does not keep the others back.
-  stage build "$LIMIT_BUILD" "$build_log" ninja -C "$BUILD_DIR" -k 0 -j"$JOBS" && built=1
+  read -ra targets <<<"$BUILD_TARGETS"
+  stage build "$LIMIT_BUILD" "$build_log" ninja -C "$BUILD_DIR" -k 0 -j"$JOBS" "${targets[@]}" && built=1
 else
   skip build "the configure failed: see build.log"
 fi
@@ -223,19 +266,47 @@ else
 fi
 
 # ---- compute-sanitizer -------------------------------------------------------------------------------
-for tool in memcheck racecheck initcheck; do
-  case $tool in
-    memcheck) filter=$MEMCHECK_FILTER ;;
-    racecheck) filter=$RACECHECK_FILTER ;;
-    initcheck) filter=$INITCHECK_FILTER ;;
-  esac
-  if [[ -x $cuda_tests ]]; then
-    stage "$tool" "$LIMIT_SANITIZER" "$sanitizer_log" compute-sanitizer --tool "$tool" --error-exitcode=1 \
-      "$cuda_tests" --gtest_filter="$filter" --gtest_brief=1
-  else
-    skip "$tool" "cuda_tests was not built"
-  fi
-done
+# The tools run at once, racecheck (the slowest by far) in three parts: each is bound by its own
+# instrumentation on the host, not by the GPU. With SANITIZE_ALONGSIDE=1 they run beside the loss curve and
+# the CLI's checks, and the benchmarks wait for them.
+sanitizer_report() {  # NAME LOG: the kernels (or API calls) its reports name, most frequent first
+  grep -E '^=========     (at |Host Frame:)|^========= [A-Z]' "$2" | sed -E 's/\+0x[0-9a-f]+//; s/ \[0x[0-9a-f]+\]//' |
+    sort | uniq -c | sort -rn | head -12 | sed "s/^/gpu_check:   $1: /" | tee -a "$summary"
+}
+# The sampling kernel runs hundreds of block reductions per row, slow under racecheck: the 70001-token case
+# and the generation tests (whose other kernels the rest covers) stay out of it.
+heavy_racecheck='*AttentionConformance*:*SampleTokens*:GpuGeneration.*'
+sanitizer_jobs=(
+  "memcheck memcheck $MEMCHECK_FILTER"
+  "initcheck initcheck $INITCHECK_FILTER"
+  "racecheck-attention racecheck *AttentionConformance*"
+  "racecheck-sampling racecheck $RACECHECK_SAMPLING_FILTER"
+  "racecheck-rest racecheck $RACECHECK_FILTER:$heavy_racecheck"
+)
+sanitizer_names=()
+if [[ -x $cuda_tests ]]; then
+  for job in "${sanitizer_jobs[@]}"; do
+    read -r name tool filter <<<"$job"
+    sanitizer_names+=("$name")
+    : >"$out/$name.log"
+    background_stage "$name" "$LIMIT_SANITIZER" "$out/$name.log" compute-sanitizer --tool "$tool" \
+      --error-exitcode=1 --print-limit 1000 "$cuda_tests" --gtest_filter="$filter" --gtest_brief=1
+  done
+else
+  for job in "${sanitizer_jobs[@]}"; do skip "${job%% *}" "cuda_tests was not built"; done
+fi
+collect_sanitizers() {
+  ((${#sanitizer_names[@]})) || return 0
+  collect_background "${sanitizer_names[@]}"
+  local name status
+  for name in "${sanitizer_names[@]}"; do
+    cat "$out/$name.log" >>"$sanitizer_log"
+    status=$(cat "$out/.status.$name")
+    ((status != 0 && status != 125)) && sanitizer_report "$name" "$out/$name.log"
+  done
+  sanitizer_names=()
+}
+((SANITIZE_ALONGSIDE)) || collect_sanitizers
 
 # ---- later steps: the CLI on the GPU -----------------------------------------------------------------
 # A few steps of the CLI's demo training on the GPU: the prerequisite of the two stages after it.
@@ -247,10 +318,35 @@ cli_demo() {
   stage cli-demo "$LIMIT_CLI" "$later_log" "$cli" demo --device cuda --steps 3 --batch_size 2 --seq_len 32
 }
 
-# 20 training steps under memcheck.
-cli_memcheck() {
-  stage cli-memcheck "$LIMIT_CLI_MEMCHECK" "$later_log" compute-sanitizer --tool memcheck --error-exitcode=1 \
-    "$cli" demo --device cuda --steps 20 --batch_size 2 --seq_len 64
+# 20 training steps under each of the three sanitizers, at once.
+cli_sanitized() {
+  local tool
+  for tool in memcheck racecheck initcheck; do
+    : >"$out/cli-$tool.log"
+    background_stage "cli-$tool" "$LIMIT_CLI_SANITIZER" "$out/cli-$tool.log" compute-sanitizer --tool "$tool" \
+      --error-exitcode=1 --print-limit 1000 "$cli" demo --device cuda --steps 20 --batch_size 2 --seq_len 64
+  done
+  collect_background cli-memcheck cli-racecheck cli-initcheck
+  for tool in memcheck racecheck initcheck; do
+    cat "$out/cli-$tool.log" >>"$later_log"
+    status=$(cat "$out/.status.cli-$tool")
+    ((status != 0 && status != 125)) && sanitizer_report "cli-$tool" "$out/cli-$tool.log"
+  done
+}
+
+# Generation on the GPU: a freshly initialised small model, 256 tokens after a short prompt, greedy and
+# sampled (the filters on the device); prefill and decode speed.
+decode() {
+  local model=$BUILD_DIR/decode-small mode
+  stage decode-init "$LIMIT_CLI" "$later_log" "$cli" init --preset small --out "$model" --seed 1 || return
+  for mode in greedy sampled; do
+    local flags=(--greedy)
+    [[ $mode == sampled ]] && flags=(--temperature 0.85 --top_k 50 --top_p 0.85 --repetition_penalty 1.1)
+    stage "decode-$mode" "$LIMIT_CLI" "$later_log" "$cli" generate --device cuda --model "$model" \
+      --prompt "The lab trains small language models" --max_new_tokens 256 --ignore_eos --benchmark "${flags[@]}"
+    grep -E '^\{"batch"' "$later_log" | tail -1 | sed -E 's/, "tokens": \[[^]]*\]//; s/^/gpu_check:   /' |
+      tee -a "$summary"
+  done
 }
 
 # The training step's speed on the GPU (tiny preset).
@@ -264,13 +360,16 @@ bench() {
 }
 
 if [[ ! -x $cli ]]; then
-  for name in cli-demo cli-memcheck bench; do skip "$name" "the CLI was not built: see build.log"; done
+  for name in cli-demo cli-sanitized bench decode; do skip "$name" "the CLI was not built: see build.log"; done
 elif cli_demo; then
-  cli_memcheck
+  cli_sanitized
+  collect_sanitizers
   bench
+  decode
 else
-  for name in cli-memcheck bench; do skip "$name" "the CLI's demo on cuda failed: see later.log"; done
+  for name in cli-sanitized bench decode; do skip "$name" "the CLI's demo on cuda failed: see later.log"; done
 fi
+collect_sanitizers
 
 # ---- summary -----------------------------------------------------------------------------------------
 note "total $((SECONDS - started)) s; $failures stage(s) failed"

@@ -4,13 +4,14 @@
 #include <omp.h>
 
 #include "backend/backend_factory.h"
+#include "backend/cuda/cuda_device.h"
 
 namespace minimind::cli {
 
 Option device_option(const std::string& default_text) {
   return {"device", "NAME",
           "where to compute: cpu, cuda or cuda:N (default " + default_text +
-              "; this build has no CUDA backend yet)"};
+              (cuda_backend_built() ? ")" : "; this build has no CUDA backend)")};
 }
 
 int threads_from(const Arguments& args) {

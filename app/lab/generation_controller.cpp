@@ -78,7 +78,11 @@ std::vector<int32_t> chat_prompt(const Tokenizer& tokenizer, const GenerationReq
 }  // namespace
 
 GenerationController::GenerationController(QObject* parent, const std::string& device, int threads)
-    : QObject(parent), backend_(make_backend(device, threads)) {
+    : QObject(parent),
+      threads_(threads),
+      device_(QString::fromStdString(device)),
+      backend_(make_backend(device, threads)),
+      backend_device_(device_) {
   worker_ = std::thread([this] { worker_loop(); });
 }
 
@@ -201,15 +205,44 @@ void GenerationController::install(std::unique_ptr<MiniMindModel> model, const s
                                    const QString& source) {
   Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
   if (tokenizer.vocab_size() > model->config().vocab_size)
-    throw std::runtime_error("the tokenizer " + tokenizer_path.string() + " has " +
-                             std::to_string(tokenizer.vocab_size()) + " tokens, more than the model's vocabulary of " +
-                             std::to_string(model->config().vocab_size));
-  const QString description =
-      source + ": " + describe_config(model->config()) + "; tokenizer " + to_qstring(tokenizer_path);
+    throw std::runtime_error(
+        "the tokenizer " + tokenizer_path.string() + " has " + std::to_string(tokenizer.vocab_size()) +
+        " tokens, more than the model's vocabulary of " + std::to_string(model->config().vocab_size));
   model_ = std::move(model);
   tokenizer_ = std::make_unique<Tokenizer>(std::move(tokenizer));
+  model_source_ = source;
+  tokenizer_path_ = tokenizer_path;
   has_model_ = true;
+  announce_model();
+}
+
+void GenerationController::announce_model() {
+  const QString description = model_source_ + " on " + backend_device_ + ": " +
+                              describe_config(model_->config()) + "; tokenizer " +
+                              to_qstring(tokenizer_path_);
   post([this, description] { emit model_loaded(description); });
+}
+
+bool GenerationController::set_device(const QString& device) {
+  if (device.trimmed().isEmpty()) return refuse("No device was given");
+  stop_requested_ = true;  // a running generation ends before the model moves
+  ++loads_queued_;
+  enqueue([this, device] {
+    try {
+      std::unique_ptr<Backend> backend = make_backend(device.toStdString(), threads_);
+      std::unique_ptr<MiniMindModel> moved;
+      if (model_) moved = model_from_snapshot(take_snapshot(*model_, model_step_), *backend);
+      model_ = std::move(moved);  // the old model goes before its backend
+      backend_ = std::move(backend);
+      backend_device_ = device;
+      post([this, device] { device_ = device; });
+      if (model_) announce_model();
+    } catch (const std::exception& e) {
+      post_failed("Could not move generation to " + device + ": " + QString::fromStdString(e.what()));
+    }
+    --loads_queued_;
+  });
+  return true;
 }
 
 bool GenerationController::generate(const QString& prompt, const GenerationRequest& request) {

@@ -54,6 +54,12 @@ class GenerationController : public QObject {
   void stop();
   // Attention maps of the loaded model on the first 64 tokens of `prompt`.
   bool compute_attention(const QString& prompt);
+  // Moves generation to `device` (cpu, cuda, cuda:N), stopping a generation in progress: a loaded model is
+  // rebuilt there from its weights (model_loaded() again, naming the device), and later loads go there.
+  // A device that cannot be used emits failed() and leaves the model where it was.
+  bool set_device(const QString& device);
+  // The device models are loaded onto (the last one set_device() reached).
+  QString device() const { return device_; }
 
   bool generating() const { return generating_; }
   bool has_model() const { return has_model_; }
@@ -78,12 +84,18 @@ class GenerationController : public QObject {
   // On the worker.
   void install(std::unique_ptr<MiniMindModel> model, const std::filesystem::path& tokenizer_path,
                const QString& source);
+  void announce_model();  // model_loaded() for the model now installed
   void run_generation(const QString& prompt, const GenerationRequest& request);
 
-  std::unique_ptr<Backend> backend_;
+  int threads_;
+  QString device_;  // the GUI thread's view of where models live
   // Owned by the worker thread once it runs.
+  std::unique_ptr<Backend> backend_;
+  QString backend_device_;
   std::unique_ptr<MiniMindModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  QString model_source_;
+  std::filesystem::path tokenizer_path_;
   int64_t model_step_ = 0;  // the snapshot's step, for the attention maps
 
   std::atomic<bool> has_model_{false};

@@ -472,6 +472,8 @@ void MainWindow::refresh_attention(const QString& prompt) {
 void MainWindow::device_changed(const QString& device) {
   const DeviceSpec spec = parse_device(device.toStdString());
   config_view_->set_device(device, [spec] { return available_memory(spec); });
+  // Generation (samples, chat, attention maps) follows the device the run trains on.
+  if (device != generation_->device()) generation_->set_device(device);
 }
 
 void MainWindow::show_error(const QString& message) {

@@ -4,6 +4,7 @@
 // them where they are made.
 #include "backend/backend.h"
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -516,6 +517,28 @@ void Backend::expert_matmul_backward(const Tensor& d_out, const Tensor& x, const
   if (ArgumentCheck::overlap(d_weights.block, d_out) || ArgumentCheck::overlap(d_weights.block, x))
     check.fail("d_weights", d_weights.block.describe() + " shares memory with an operand");
   do_expert_matmul_backward(d_out, x, weights, expert_offsets, d_x, d_weights);
+}
+
+// ---- sampling ----
+
+void Backend::sample_tokens(const Tensor& logits, const TokenFilters& filters, const Tensor& uniforms,
+                            Tensor& seen, Tensor& ids) {
+  const ArgumentCheck check(*this, "sample_tokens");
+  check.compute(logits, 2, "logits");
+  const int64_t rows = logits.dim(0), vocab = logits.dim(1);
+  if (vocab < 1 || vocab > INT32_MAX)
+    check.fail("logits", "should have 1 to 2^31 - 1 columns, got " + logits.describe());
+  check.indices(seen, logits.shape(), "seen");
+  check.indices(ids, {rows}, "ids");
+  if (!filters.greedy) check.tensor(uniforms, {rows}, DType::f64, "uniforms");
+  if (!(filters.repetition_penalty > 0) || !std::isfinite(filters.repetition_penalty))
+    check.fail("the repetition penalty should be > 0, got " + std::to_string(filters.repetition_penalty));
+  if (!filters.greedy && (!(filters.temperature > 0) || !std::isfinite(filters.temperature)))
+    check.fail("the temperature should be > 0 (greedy: argmax), got " + std::to_string(filters.temperature));
+  if (filters.top_k < 0) check.fail("top_k should be >= 0, got " + std::to_string(filters.top_k));
+  if (!(filters.top_p > 0 && filters.top_p <= 1))
+    check.fail("top_p should be in (0, 1], got " + std::to_string(filters.top_p));
+  do_sample_tokens(logits, filters, uniforms, seen, ids);
 }
 
 // ---- the optimizer step ----

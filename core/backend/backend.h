@@ -56,6 +56,16 @@ struct ExpertWeights {
   Tensor expert(int64_t e) const { return block.flat(e * stride, shape); }
 };
 
+// How sample_tokens turns a row of logits into a token: Hugging Face's filters in its order (the host
+// Sampler's, backend/token_filters.h).
+struct TokenFilters {
+  double repetition_penalty = 1.0;  // > 0; 1: off
+  bool greedy = false;              // the argmax after the penalty; the rest is then unused
+  double temperature = 1.0;         // > 0
+  int64_t top_k = 0;                // keep the logits >= the k-th largest; 0: off
+  double top_p = 1.0;               // in (0, 1]; 1: off
+};
+
 // What a device reports about itself (the CPU reports the host's memory).
 struct DeviceInfo {
   std::string name;        // "NVIDIA H100 80GB HBM3", or the CPU's model name
@@ -200,6 +210,16 @@ class Backend {
   void expert_matmul_backward(const Tensor& d_out, const Tensor& x, const ExpertWeights& weights,
                               const Tensor& expert_offsets, Tensor& d_x, const ExpertWeights& d_weights);
 
+  // ---- sampling ----
+  // The next token of each sequence from its row of logits, on the device, as the host Sampler picks it: the
+  // repetition penalty on the ids marked in seen, then the argmax when greedy, else temperature, top-k, top-p
+  // and the first id whose cumulative probability (in id order) exceeds uniforms[r] times the total.
+  // logits C or S [R, V]; seen i32 [R, V] (nonzero: in the sequence's context); uniforms f64 [R] in [0, 1)
+  // (undefined when greedy); ids i32 [R] (overwritten). Each drawn id is then marked in seen. A row holding
+  // a NaN gets id -1, as does a sampled (not greedy) row whose largest logit is not finite.
+  void sample_tokens(const Tensor& logits, const TokenFilters& filters, const Tensor& uniforms, Tensor& seen,
+                     Tensor& ids);
+
   // ---- the optimizer step ----
   // Judges the step on the device before any update: from the gradients' sum of squares (f64 [1]), the
   // loss totals of its M micro-steps (f64 [M, kLossTotalsSize]) and the control scalars (f64
@@ -272,6 +292,8 @@ class Backend {
   virtual void do_expert_matmul_backward(const Tensor& d_out, const Tensor& x, const ExpertWeights& weights,
                                          const Tensor& expert_offsets, Tensor& d_x,
                                          const ExpertWeights& d_weights) = 0;
+  virtual void do_sample_tokens(const Tensor& logits, const TokenFilters& filters, const Tensor& uniforms,
+                                Tensor& seen, Tensor& ids) = 0;
   virtual void do_update_decision(const Tensor& sum_squares, const Tensor& micro_totals, const Tensor& control,
                                   Tensor& result) = 0;
   virtual void do_adamw_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamWOptions& options,

@@ -189,8 +189,11 @@ MemoryEstimate estimate_generation_memory(const ModelConfig& config, int64_t bat
     throw std::invalid_argument("estimate_generation_memory: capacity " + std::to_string(capacity) +
                                 " must hold the prompt's " + std::to_string(prompt_tokens) + " tokens");
   estimate.kv_cache_bytes = kv_cache_bytes(config, batch, capacity, target.precision.compute);
-  if (target.device == Device::cpu)
-    estimate.logits_bytes = logits_bytes(config, batch, prompt_tokens, target.precision.statistic());
+  // Beside the plan, the next-token rows on the model's device: each sequence's last logits (compute dtype)
+  // and its marks for the repetition penalty (i32).
+  estimate.logits_bytes =
+      saturated_bytes(static_cast<double>(logits_bytes(config, batch, 1, target.precision.compute)) +
+                      static_cast<double>(logits_bytes(config, batch, 1, DType::i32)));
   return estimate;
 }
 

@@ -66,7 +66,9 @@ struct MemoryEstimate {
   int64_t optimizer_bytes = 0;        // training: AdamW's first and second moments
   int64_t activations_bytes = 0;      // the model's activation plan (training, or one inference forward)
   int64_t kv_cache_bytes = 0;         // generation: every layer's keys and values, and the key mask
-  int64_t logits_bytes = 0;           // host copies of logits handed to the caller (CPU targets only)
+  // Evaluation: host copies of logits handed to the caller (CPU targets only). Generation: each sequence's
+  // next-token row and repetition-penalty marks, on the model's device.
+  int64_t logits_bytes = 0;
   int64_t gpu_buffers_bytes = 0;      // on a GPU: the backend's workspace and staging
   int64_t total() const;
 

@@ -70,9 +70,9 @@ size_t stop_prefix_hold(const std::string& text, size_t from, const std::vector<
 }
 
 template <typename T>
-std::span<const T> logits_row(const Tensor& logits, int64_t batch_index, int64_t position) {
-  const int64_t steps = logits.dim(1), vocab = logits.dim(2);
-  return {logits.data<T>() + (batch_index * steps + position) * vocab, static_cast<size_t>(vocab)};
+std::span<const T> logits_row(const Tensor& logits, int64_t row) {
+  const int64_t vocab = logits.dim(1);
+  return {logits.data<T>() + row * vocab, static_cast<size_t>(vocab)};
 }
 
 }  // namespace
@@ -206,14 +206,65 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
     }
   };
 
-  auto sample_all = [&](const Tensor& logits, int64_t position) {
+  // The next token of every unfinished sequence from its row of logits (device [B, V]). Sampling runs on the
+  // model's device; only the ids come back. With candidates the rows come back instead and the host Sampler
+  // picks, reporting each stage: both paths draw the same tokens from the same seed.
+  Backend& backend = model_.backend();
+  const int64_t vocab = config.vocab_size;
+  TokenFilters filters;
+  filters.repetition_penalty = options.sampling.repetition_penalty;
+  filters.greedy = options.sampling.is_greedy();
+  filters.temperature = filters.greedy ? 1.0 : options.sampling.temperature;
+  filters.top_k = options.sampling.top_k;
+  filters.top_p = options.sampling.top_p;
+  Tensor seen, ids, uniforms, host_uniforms;
+  if (!want_candidates) {
+    Tensor host_seen = Tensor::zeros({batch, vocab}, DType::i32);
+    for (int64_t i = 0; i < batch; ++i)
+      for (int32_t id : prompts[static_cast<size_t>(i)]) host_seen.data<int32_t>()[i * vocab + id] = 1;
+    seen = backend.empty({batch, vocab}, DType::i32);
+    backend.copy(host_seen, seen);
+    ids = backend.empty({batch}, DType::i32);
+    if (!filters.greedy) {
+      uniforms = backend.empty({batch}, DType::f64);
+      host_uniforms = Tensor::zeros({batch}, DType::f64);
+    }
+  }
+  auto no_token = [](int64_t i) {
+    return std::runtime_error("generate: the logits of sequence " + std::to_string(i) +
+                              " hold a NaN or no finite value: the model's weights may have diverged");
+  };
+  auto sample_all = [&](const Tensor& logits) {
+    if (want_candidates) {
+      Tensor rows = Tensor::empty({batch, vocab}, wide_dtype(logits.dtype()));
+      backend.copy(logits, rows);
+      for (int64_t i = 0; i < batch; ++i) {
+        SequenceState& s = states[static_cast<size_t>(i)];
+        if (s.done) continue;
+        int32_t id = 0;
+        try {
+          id = rows.dtype() == DType::f64 ? s.sampler.next(logits_row<double>(rows, i), s.context, &stages)
+                                          : s.sampler.next(logits_row<float>(rows, i), s.context, &stages);
+        } catch (const std::invalid_argument&) {
+          throw no_token(i);
+        }
+        accept(i, id);
+      }
+      return;
+    }
+    if (!filters.greedy) {
+      for (int64_t i = 0; i < batch; ++i) {
+        SequenceState& s = states[static_cast<size_t>(i)];
+        host_uniforms.data<double>()[i] = s.done ? 0.0 : s.sampler.draw_uniform();
+      }
+      backend.copy(host_uniforms, uniforms);
+    }
+    backend.sample_tokens(logits, filters, uniforms, seen, ids);
+    const Tensor chosen = backend.to_host(ids);
     for (int64_t i = 0; i < batch; ++i) {
-      SequenceState& s = states[static_cast<size_t>(i)];
-      if (s.done) continue;
-      std::vector<StageCandidates>* report = want_candidates ? &stages : nullptr;
-      const int32_t id = logits.dtype() == DType::f64
-                             ? s.sampler.next(logits_row<double>(logits, i, position), s.context, report)
-                             : s.sampler.next(logits_row<float>(logits, i, position), s.context, report);
+      if (states[static_cast<size_t>(i)].done) continue;
+      const int32_t id = chosen.data<int32_t>()[i];
+      if (id < 0) throw no_token(i);
       accept(i, id);
     }
   };
@@ -222,8 +273,7 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
   };
 
   const auto prefill_start = Clock::now();
-  const Tensor prefill_logits = model_.forward_cached(input, cache, padded ? mask : Tensor{});
-  sample_all(prefill_logits, longest - 1);
+  sample_all(model_.forward_cached_last(input, cache, padded ? mask : Tensor{}));
   result.prefill_seconds = std::chrono::duration<double>(Clock::now() - prefill_start).count();
 
   const auto decode_start = Clock::now();
@@ -231,9 +281,9 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
   while (!all_done()) {
     // Finished sequences ride along (their last id is fed again) and their logits are ignored.
     std::copy(next_ids.begin(), next_ids.end(), step.data<int32_t>());
-    const Tensor logits = model_.forward_cached(step, cache);
+    const Tensor& logits = model_.forward_cached_last(step, cache);
     ++result.decode_steps;
-    sample_all(logits, 0);
+    sample_all(logits);
   }
   result.decode_seconds = std::chrono::duration<double>(Clock::now() - decode_start).count();
   return result;

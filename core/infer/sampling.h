@@ -1,7 +1,7 @@
-// Turning a row of next-token logits into one token id, as Hugging Face's generate does: the repetition
-// penalty, then temperature, top-k and top-p (nucleus) filters, then a draw from the softmax of what is left.
-// Each filter is a separate function over a logits row (float or double) so that tests can check the exact
-// token set it keeps; a filtered-out token's logit becomes -infinity.
+// Turning a row of next-token logits into one token id on the host, as Hugging Face's generate does: the
+// repetition penalty, then temperature, top-k and top-p (nucleus) filters (backend/token_filters.h), then a
+// draw from the softmax of what is left; with the top candidates after each stage for the views that show
+// them. Generation without candidates runs the same filters on the model's device (Backend::sample_tokens).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "backend/token_filters.h"
 
 namespace minimind {
 
@@ -25,41 +27,6 @@ struct SamplingOptions {
   // Throws std::invalid_argument naming the first option out of range.
   void validate() const;
 };
-
-// CTRL's penalty on ids already in the context: a positive logit is divided by `penalty`, a negative one
-// multiplied (each id once, however often it occurs). Ids outside the row throw std::invalid_argument.
-template <typename T>
-void apply_repetition_penalty(std::span<T> logits, std::span<const int32_t> context, double penalty);
-
-// logits / temperature (temperature > 0).
-template <typename T>
-void apply_temperature(std::span<T> logits, double temperature);
-
-// Keeps the logits >= the k-th largest (so ties with the k-th are all kept, as torch.topk + `< kth` masking
-// does); k <= 0 or k >= the row length keeps everything.
-template <typename T>
-void apply_top_k(std::span<T> logits, int64_t k);
-
-// Hugging Face's TopPLogitsWarper: sort ascending, take the softmax's cumulative sums and remove the tokens
-// whose cumulative probability is <= 1 - top_p, never the most likely one. What is kept is the smallest set
-// of most likely tokens whose probabilities add up to >= top_p. Equal logits are ordered by id (a lower id
-// sorts first in the ascending order, so it is removed first). top_p >= 1 keeps everything.
-template <typename T>
-void apply_top_p(std::span<T> logits, double top_p);
-
-// The index of the largest logit (the lowest index among equals, as torch.argmax).
-template <typename T>
-int32_t argmax(std::span<const T> logits);
-
-// softmax(logits) in double; -infinity entries get probability 0.
-template <typename T>
-std::vector<double> softmax_probabilities(std::span<const T> logits);
-
-// A token id drawn from `probabilities` (non-negative, not all zero, need not sum to 1) with one uniform draw
-// u = (rng() >> 11) * 2^-53 in [0, 1): the first id whose cumulative sum exceeds u * total. The draw is spelt
-// out rather than taken from std::uniform_real_distribution so that a seed gives the same tokens with every
-// standard library.
-int32_t sample_from(std::span<const double> probabilities, std::mt19937_64& rng);
 
 struct Candidate {
   int32_t id = 0;
@@ -90,6 +57,10 @@ class Sampler {
   template <typename T>
   int32_t next(std::span<const T> logits, std::span<const int32_t> context,
                std::vector<StageCandidates>* stages = nullptr);
+
+  // The uniform draw next() would make for its next sampled (not greedy) token, taken from the generator:
+  // for sampling on a device with the same tokens as next() (Backend::sample_tokens).
+  double draw_uniform() { return uniform_draw(rng_); }
 
   const SamplingOptions& options() const { return options_; }
 

@@ -397,6 +397,31 @@ KvCache MiniMindModel::make_cache(int64_t batch, int64_t capacity) const {
 
 Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask,
                                      std::vector<Tensor>* attention_probs) {
+  const Plan& p = run_cached(input_ids, cache, attention_mask, attention_probs);
+  Tensor out = Tensor::empty({p.batch, p.seq_len, config_.vocab_size}, precision_.statistic());
+  backend_.copy(p.logits, out);  // widened from a narrower compute dtype
+  return out;
+}
+
+const Tensor& MiniMindModel::forward_cached_last(const Tensor& input_ids, KvCache& cache,
+                                                 const Tensor& attention_mask) {
+  const Plan& p = run_cached(input_ids, cache, attention_mask, nullptr);
+  const int64_t b = p.batch, t = p.seq_len, v = config_.vocab_size;
+  if (t == 1) {
+    last_logits_ = p.logits.view({b, v});
+    return last_logits_;
+  }
+  last_logits_ = backend_.empty({b, v}, p.logits.dtype());  // once per prefill
+  for (int64_t i = 0; i < b; ++i) {
+    Tensor row = last_logits_.flat(i * v, {v});
+    backend_.copy(p.logits.flat(((i + 1) * t - 1) * v, {v}), row);
+  }
+  return last_logits_;
+}
+
+MiniMindModel::Plan& MiniMindModel::run_cached(const Tensor& input_ids, KvCache& cache,
+                                               const Tensor& attention_mask,
+                                               std::vector<Tensor>* attention_probs) {
   const char* op = "model.forward_cached";
   expect_defined(input_ids, op, "input_ids");
   expect_rank(input_ids, 2, op, "input_ids");
@@ -450,9 +475,7 @@ Tensor MiniMindModel::forward_cached(const Tensor& input_ids, KvCache& cache, co
   backend_.matmul(p.norm_f, false, embed, true, p.logits, false);
   cache.length_ += t;
   last_plan_ = &p;
-  Tensor out = Tensor::empty({b, t, config_.vocab_size}, precision_.statistic());
-  backend_.copy(p.logits, out);  // widened from a narrower compute dtype
-  return out;
+  return p;
 }
 
 }  // namespace minimind

@@ -112,6 +112,10 @@ class MiniMindModel {
   // probe).
   Tensor forward_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask = {},
                         std::vector<Tensor>* attention_probs = nullptr);
+  // The same forward, keeping on the device only what the next token needs: each sequence's logits at its
+  // last new position, C [B, V] in the compute dtype, valid until the next forward. Nothing is read back.
+  const Tensor& forward_cached_last(const Tensor& input_ids, KvCache& cache,
+                                    const Tensor& attention_mask = {});
 
   // Bytes of the buffers a training step of this shape plans (the figure estimates show), each role in its
   // dtype for the compute dtype `compute` (statistics in wide_dtype(compute)). Saturates at INT64_MAX for
@@ -141,6 +145,9 @@ class MiniMindModel {
   void ffn_backward(int64_t layer, LayerState& state, Plan& plan);
   void moe_backward(int64_t layer, LayerState& state, Plan& plan);
   void attention_backward(int64_t layer, LayerState& state, Plan& plan);
+  // forward_cached up to the logits of every new position, left in the inference plan's buffer.
+  Plan& run_cached(const Tensor& input_ids, KvCache& cache, const Tensor& attention_mask,
+                   std::vector<Tensor>* attention_probs);
 
   ModelConfig config_;
   Backend& backend_;
@@ -151,6 +158,7 @@ class MiniMindModel {
   ParameterSet gradients_;
   Tensor rope_cos_, rope_sin_;  // statistic dtype
   std::unique_ptr<Plan> train_plan_, infer_plan_;
+  Tensor last_logits_;               // forward_cached_last's rows after a prefill, C [B, V]
   const Plan* last_plan_ = nullptr;  // of the last forward, for expert_load()
   // The last training forward, for the backward.
   bool have_forward_ = false;   // and no backward of it yet

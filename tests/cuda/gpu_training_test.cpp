@@ -243,30 +243,78 @@ TEST(GpuTrainingStep, NonFiniteLossSkipsTheUpdateOnTheDevice) {
 }
 
 // Greedy decoding with the KV cache, batch 1 and batched (left padding): identical ids on both devices.
+// The dense test model sized for the default tokenizer, with the same weights on the CPU and on the GPU in
+// f32 (and, for sampling, in bf16 on the GPU), and two prompts of different lengths.
+struct GenerationModels {
+  Tokenizer tokenizer = Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
+  ModelConfig config = [this] {
+    ModelConfig c = dense_model();
+    c.vocab_size = tokenizer.vocab_size();
+    c.max_position_embeddings = 128;
+    c.dropout = 0;
+    return c;
+  }();
+  std::unique_ptr<Backend> cpu = make_backend("cpu", 4), gpu = make_backend("cuda");
+  MiniMindModel on_cpu{config, *cpu, Precision::f32()};
+  MiniMindModel on_gpu{config, *gpu, Precision::f32()};
+  MiniMindModel on_gpu_bf16{config, *gpu, Precision::bf16_mixed()};
+  std::vector<std::vector<int32_t>> prompts = {tokenizer.encode("The lab trains small models"),
+                                               tokenizer.encode("Hi")};
+
+  GenerationModels() {
+    for (MiniMindModel* model : {&on_cpu, &on_gpu, &on_gpu_bf16}) model->init_weights(21);
+  }
+  GenerationResult generate(MiniMindModel& model, const std::vector<std::vector<int32_t>>& batch,
+                            const GenerationOptions& options) {
+    return Generator(model, tokenizer).generate(batch, options);
+  }
+};
+
 TEST(GpuGeneration, GreedyIdsEqualTheCpus) {
   SKIP_WITHOUT_GPU();
-  const Tokenizer tokenizer = Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
-  ModelConfig config = dense_model();
-  config.vocab_size = tokenizer.vocab_size();
-  config.max_position_embeddings = 128;
-  config.dropout = 0;
-  auto cpu = make_backend("cpu", 4);
-  auto gpu = make_backend("cuda");
-  MiniMindModel on_cpu(config, *cpu, Precision::f32());
-  MiniMindModel on_gpu(config, *gpu, Precision::f32());
-  on_cpu.init_weights(21);
-  on_gpu.init_weights(21);
+  GenerationModels m;
   GenerationOptions options;
   options.max_new_tokens = 40;
   options.sampling.greedy = true;
-  const std::vector<std::vector<int32_t>> prompts = {tokenizer.encode("The lab trains small models"),
-                                                     tokenizer.encode("Hi")};
-  for (const auto& batch : {std::vector<std::vector<int32_t>>{prompts[0]}, prompts}) {
-    const GenerationResult a = Generator(on_cpu, tokenizer).generate(batch, options);
-    const GenerationResult b = Generator(on_gpu, tokenizer).generate(batch, options);
+  for (const auto& batch : {std::vector<std::vector<int32_t>>{m.prompts[0]}, m.prompts}) {
+    const GenerationResult a = m.generate(m.on_cpu, batch, options);
+    const GenerationResult b = m.generate(m.on_gpu, batch, options);
     ASSERT_EQ(a.sequences.size(), b.sequences.size());
     for (size_t i = 0; i < a.sequences.size(); ++i)
       EXPECT_EQ(b.sequences[i].tokens, a.sequences[i].tokens) << "sequence " << i << " of " << batch.size();
+  }
+}
+
+// Sampling on the GPU (sample_tokens' kernel) against the host Sampler: on one bf16 model the two read the
+// same logits, so every token must match; between the GPU and the CPU in f32 the logits differ by f32
+// rounding, far from these draws' boundaries.
+TEST(GpuGeneration, SampledIdsEqualTheHostSamplersAndTheCpus) {
+  SKIP_WITHOUT_GPU();
+  GenerationModels m;
+  std::vector<SamplingOptions> settings(3);
+  settings[0].temperature = 1.3;
+  settings[1].temperature = 0.9;
+  settings[1].top_k = 30;
+  settings[1].top_p = 0.9;
+  settings[1].repetition_penalty = 1.1;
+  settings[2].greedy = true;
+  settings[2].repetition_penalty = 1.5;
+  for (size_t k = 0; k < settings.size(); ++k) {
+    GenerationOptions options;
+    options.sampling = settings[k];
+    options.sampling.seed = 5 + k;
+    options.max_new_tokens = 30;
+    options.stop_ids = std::vector<int32_t>{};
+    const GenerationResult gpu_device = m.generate(m.on_gpu, m.prompts, options);
+    const GenerationResult bf16_device = m.generate(m.on_gpu_bf16, m.prompts, options);
+    options.sampling.candidates = 1;  // the host Sampler's path
+    const GenerationResult cpu_host = m.generate(m.on_cpu, m.prompts, options);
+    const GenerationResult bf16_host = m.generate(m.on_gpu_bf16, m.prompts, options);
+    for (size_t i = 0; i < m.prompts.size(); ++i) {
+      EXPECT_EQ(bf16_device.sequences[i].tokens, bf16_host.sequences[i].tokens)
+          << "setting " << k << ", " << i;
+      EXPECT_EQ(gpu_device.sequences[i].tokens, cpu_host.sequences[i].tokens) << "setting " << k << ", " << i;
+    }
   }
 }
 

@@ -113,6 +113,21 @@ TEST_F(CudaMatmul, AnOverwritingProductDoesNotReadOut) {
   }
 }
 
+// The model's buffers are made once and never cleared: the first product into one must write all of it. The
+// shapes are the size of a model's projections, where cuBLASLt picks its tensor-core kernels.
+TEST_F(CudaMatmul, AProductIntoFreshMemoryWritesEveryElement) {
+  std::mt19937_64 rng(11);
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    const Product p{256, 256, 768, false, true, false, dtype, dtype};
+    const Tensor a = random_values(p.a_shape(), dtype, rng), b = random_values(p.b_shape(), dtype, rng);
+    Tensor device_out = gpu().empty({p.rows, p.cols}, dtype);
+    gpu().matmul(upload(a), false, upload(b), true, device_out, false);
+    const Tensor zeros = Tensor::zeros({p.rows, p.cols}, DType::f64);
+    EXPECT_LE(relative_error(gpu().to_host(device_out), reference_product(p, a, b, zeros)), p.tolerance())
+        << dtype_name(dtype);
+  }
+}
+
 TEST_F(CudaMatmul, OperandsAtUnalignedOffsets) {
   // Views one or three elements into their buffers: 4-byte (f32) or 2-byte (bf16) aligned pointers.
   std::mt19937_64 rng(9);

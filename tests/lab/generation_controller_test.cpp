@@ -12,9 +12,10 @@
 #include <fstream>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_device.h"
 #include "config/resources.h"
-#include "infer/attention_probe.h"
 #include "data/token_shard.h"
+#include "infer/attention_probe.h"
 #include "infer/generator.h"
 #include "lab/training_controller.h"
 #include "model/model_dir.h"
@@ -216,9 +217,61 @@ TEST_F(GenerationControllerTest, AttentionMapsEqualTheCoreProbe) {
   for (size_t i = 0; i < expected.weights.size(); ++i) EXPECT_NEAR(got.maps->weights[i], expected.weights[i], 1e-6f);
 }
 
-// "Use the model being trained": the training controller's snapshot, taken while a real tiny run trains, loads
-// into the generation controller without blocking the GUI thread; the probe prompt set on the training
+// "Use the model being trained": the training controller's snapshot, taken while a real tiny run trains,
+// loads into the generation controller without blocking the GUI thread; the probe prompt set on the training
 // controller is the one its attention maps show. With no run going the load fails in plain words.
+// Generation follows the device the lab trains on: a loaded model moves with its weights, and a device that
+// cannot be used is refused in plain words while the model stays usable where it was.
+TEST_F(GenerationControllerTest, FollowsTheChosenDeviceWithTheLoadedModel) {
+  GenerationController controller(nullptr, "cpu", 2);
+  Received got(controller);
+  ASSERT_TRUE(controller.load_model_dir(QString::fromStdString(model_dir_.string())));
+  ASSERT_TRUE(wait_for([&] { return !got.description.isEmpty() || !got.failures.isEmpty(); }));
+  EXPECT_TRUE(got.description.contains(" on cpu: ")) << got.description.toStdString();
+
+  // To the same kind of device again: the model is rebuilt from its weights and generates as before.
+  got.description.clear();
+  ASSERT_TRUE(controller.set_device("cpu"));
+  ASSERT_TRUE(wait_for([&] { return !got.description.isEmpty() || !got.failures.isEmpty(); }));
+  ASSERT_TRUE(got.failures.isEmpty()) << got.failures.join("; ").toStdString();
+  EXPECT_EQ(controller.device(), "cpu");
+  const QString prompt = "Once upon a time there was";
+  ASSERT_TRUE(controller.generate(prompt, greedy_request(8)));
+  ASSERT_TRUE(wait_for([&] { return !got.reason.isEmpty() || !got.failures.isEmpty(); }));
+  const GeneratedSequence expected = reference_greedy(tokenizer_.encode(prompt.toStdString()), 8);
+  EXPECT_EQ(std::vector<int32_t>(got.ids.begin(), got.ids.end()), expected.tokens);
+
+  // A device name the lab does not know, and a GPU where there may be none.
+  got.failures.clear();
+  ASSERT_TRUE(controller.set_device("tpu"));
+  ASSERT_TRUE(wait_for([&] { return !got.failures.isEmpty(); }));
+  EXPECT_TRUE(got.failures[0].startsWith("Could not move generation to tpu: "))
+      << got.failures[0].toStdString();
+  EXPECT_EQ(controller.device(), "cpu");
+  got.failures.clear();
+  got.description.clear();
+  ASSERT_TRUE(controller.set_device("cuda"));
+  ASSERT_TRUE(wait_for([&] { return !got.failures.isEmpty() || !got.description.isEmpty(); }));
+  if (cuda_unavailable_reason(0).empty()) {
+    ASSERT_TRUE(got.failures.isEmpty()) << got.failures.join("; ").toStdString();
+    EXPECT_TRUE(got.description.contains(" on cuda: ")) << got.description.toStdString();
+  } else {
+    ASSERT_EQ(got.failures.size(), 1);
+    EXPECT_TRUE(got.failures[0].startsWith("Could not move generation to cuda: "))
+        << got.failures[0].toStdString();
+    EXPECT_EQ(controller.device(), "cpu");
+  }
+
+  // Wherever it now is, the model generates.
+  got.reason.clear();
+  got.ids.clear();
+  got.failures.clear();
+  ASSERT_TRUE(controller.generate(prompt, greedy_request(8)));
+  ASSERT_TRUE(wait_for([&] { return !got.reason.isEmpty() || !got.failures.isEmpty(); }));
+  ASSERT_TRUE(got.failures.isEmpty()) << got.failures.join("; ").toStdString();
+  EXPECT_EQ(got.ids.size(), 8u);
+}
+
 TEST_F(GenerationControllerTest, UsesTheModelBeingTrained) {
   std::filesystem::create_directories(dir_ / "data");
   {

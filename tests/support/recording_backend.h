@@ -123,6 +123,9 @@ class RecordingBackend final : public Backend {
                                  const ExpertWeights&) override {
     record("expert_matmul_backward");
   }
+  void do_sample_tokens(const Tensor&, const TokenFilters&, const Tensor&, Tensor&, Tensor&) override {
+    record("sample_tokens");
+  }
   void do_update_decision(const Tensor&, const Tensor&, const Tensor&, Tensor&) override {
     record("update_decision");
   }

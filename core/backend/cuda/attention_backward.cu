@@ -74,12 +74,8 @@ __global__ void __launch_bounds__(kAttentionThreads, 1)
   const QueryTile tile = QueryTile::of_block(shape);
   const int64_t b = tile.b, g = tile.g;
 
-  const auto query_row = [=](int r) {
-    const TileRow row = TileRow::at(shape, tile, r);
-    return row.valid ? shape.query_at(b, row.t, row.h) : int64_t{-1};
-  };
-  stage_rows(q, kTileRows, D, query_row, q_tile, D);
-  stage_rows(d_out, kTileRows, D, query_row, d_out_tile, D);
+  stage_tile_rows(q, shape, tile, q_tile);
+  stage_tile_rows(d_out, shape, tile, d_out_tile);
   const int64_t key_end = tile_key_end(shape, tile);
   const uint64_t seed = dropout.step_seed ? dropout.site_seed() : 0;
   __syncthreads();

@@ -138,6 +138,21 @@ struct TileRow {
   }
 };
 
+// Stages a tile's rows of a [B, T, Hq, D] tensor (q, d_out) into dst [kTileRows][D], widened to f32; the
+// rows past the end of the tile are zeros.
+template <typename T>
+__device__ void stage_tile_rows(const T* src, const AttentionShape& shape, const QueryTile& tile,
+                                float* dst) {
+  const int D = static_cast<int>(shape.head_dim);
+  stage_rows(
+      src, kTileRows, D,
+      [&](int r) {
+        const TileRow row = TileRow::at(shape, tile, r);
+        return row.valid ? shape.query_at(tile.b, row.t, row.h) : int64_t{-1};
+      },
+      dst, D);
+}
+
 // Keys a tile reads: up to the largest limit among its rows.
 __device__ inline int64_t tile_key_end(const AttentionShape& shape, const QueryTile& tile) {
   int64_t end = 0;

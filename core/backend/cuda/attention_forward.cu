@@ -72,13 +72,7 @@ __global__ void __launch_bounds__(kAttentionThreads, 1)
   const QueryTile tile = QueryTile::of_block(shape);
   const int64_t b = tile.b, g = tile.g;
 
-  stage_rows(
-      q, kTileRows, D,
-      [=](int r) {
-        const TileRow row = TileRow::at(shape, tile, r);
-        return row.valid ? shape.query_at(b, row.t, row.h) : int64_t{-1};
-      },
-      q_tile, D);
+  stage_tile_rows(q, shape, tile, q_tile);
   const int64_t key_end = tile_key_end(shape, tile);
   const uint64_t seed = dropout.step_seed ? dropout.site_seed() : 0;
 
@@ -158,13 +152,7 @@ __global__ void __launch_bounds__(kAttentionThreads, 1)
   const QueryTile tile = QueryTile::of_block(shape);
   const int64_t b = tile.b, g = tile.g;
 
-  stage_rows(
-      q, kTileRows, D,
-      [=](int r) {
-        const TileRow row = TileRow::at(shape, tile, r);
-        return row.valid ? shape.query_at(b, row.t, row.h) : int64_t{-1};
-      },
-      q_tile, D);
+  stage_tile_rows(q, shape, tile, q_tile);
   const int64_t key_end = tile_key_end(shape, tile);
 
   TileRow rows[kRowsPerWarp];

@@ -97,6 +97,8 @@ class CudaBackend final : public Backend {
                         Tensor& out) override;
   void do_expert_matmul_backward(const Tensor& d_out, const Tensor& x, const ExpertWeights& weights,
                                  const Tensor& expert_offsets, Tensor& d_x, const ExpertWeights& d_weights) override;
+  void do_sample_tokens(const Tensor& logits, const TokenFilters& filters, const Tensor& uniforms,
+                        Tensor& seen, Tensor& ids) override;
   void do_update_decision(const Tensor& sum_squares, const Tensor& micro_totals, const Tensor& control,
                           Tensor& result) override;
   void do_adamw_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamWOptions& options,

@@ -1,5 +1,5 @@
-// --device on the commands that compute, as a user meets it: cuda is refused with exit status 1 and a message
-// saying this build has no CUDA backend yet (before any data or model is touched), a malformed name is a
+// --device on the commands that compute, as a user meets it: where no GPU can be used, cuda is refused with
+// exit status 1 and a message saying why (before any data or model is touched), a malformed name is a
 // usage error (exit status 2) naming the accepted forms, cpu works, a run records its device and resume uses
 // it unless --device says otherwise. Reference: the accepted forms of backend/backend_factory.h.
 #include <gtest/gtest.h>

@@ -188,6 +188,11 @@ std::vector<ValidCall> valid_calls(Backend& backend) {
          Tensor d_x = m.f({6, 4});
          backend.expert_matmul_backward(m.f({6, 3}), m.f({6, 4}), weights, m.i({5}), d_x, d_weights);
        }},
+      {"sample_tokens",
+       [=, &backend]() mutable {
+         Tensor seen = m.i({2, 7}), ids = m.i({2});
+         backend.sample_tokens(m.f({2, 7}), TokenFilters{}, m.d({2}), seen, ids);
+       }},
       {"update_decision",
        [=, &backend]() mutable {
          Tensor result = m.d({kStepResultSize});
@@ -391,6 +396,11 @@ std::vector<BadCall> bad_calls(Backend& backend) {
          Tensor d_x = m.f({6, 4});
          backend.expert_matmul_backward(m.f({6, 3}), m.f({5, 4}), weights, m.i({5}), d_x, weights);
        }},
+      {"sample_tokens", "seen",
+       [=, &backend]() mutable {
+         Tensor seen = m.i({2, 6}), ids = m.i({2});
+         backend.sample_tokens(m.f({2, 7}), TokenFilters{}, m.d({2}), seen, ids);
+       }},
       {"update_decision", "result",
        [=, &backend]() mutable {
          Tensor result = m.f({kStepResultSize});
@@ -424,6 +434,33 @@ TEST(BackendChecks, OneBadArgumentPerOpIsRefusedNamingItBeforeTheBackend) {
   const std::vector<BadCall> calls = bad_calls(backend);
   EXPECT_EQ(calls.size(), valid_calls(backend).size()) << "one bad call per op";
   for (const BadCall& c : calls) expect_refused(backend, c.op, c.argument, c.call);
+}
+
+TEST(BackendChecks, SamplingFiltersOutOfRangeAreRefusedNamingTheFilter) {
+  RecordingBackend backend(Device::cpu, {DType::f32});
+  const Maker m{backend};
+  Tensor seen = m.i({2, 7}), ids = m.i({2});
+  const std::vector<std::pair<TokenFilters, std::string>> bad = {
+      {{0.0, false, 1.0, 0, 1.0}, "repetition penalty"},
+      {{1.0, false, 0.0, 0, 1.0}, "temperature"},
+      {{1.0, false, 1.0, -1, 1.0}, "top_k"},
+      {{1.0, false, 1.0, 0, 0.0}, "top_p"},
+      {{1.0, false, 1.0, 0, 1.5}, "top_p"},
+  };
+  for (const auto& [filters, named] : bad) {
+    backend.clear();
+    try {
+      backend.sample_tokens(m.f({2, 7}), filters, m.d({2}), seen, ids);
+      ADD_FAILURE() << "accepted filters that should name " << named;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(backend.calls().empty());
+  }
+  // Greedy needs no draws and ignores the temperature.
+  backend.clear();
+  EXPECT_NO_THROW(backend.sample_tokens(m.f({2, 7}), {1.0, true, 0.0, 0, 1.0}, Tensor{}, seen, ids));
+  EXPECT_EQ(backend.calls(), std::vector<std::string>{"sample_tokens"});
 }
 
 TEST(BackendChecks, TensorsOfAnotherDeviceAreRefused) {

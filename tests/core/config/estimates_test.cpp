@@ -219,7 +219,7 @@ TEST(Estimates, GenerationOnAGpuHoldsItsCacheInTheComputeDtype) {
   const MemoryEstimate gpu =
       estimate_generation_memory(small, 3, 20, 100, 7'000, MemoryTarget::for_device(Device::cuda));
   EXPECT_EQ(gpu.kv_cache_bytes, kv_cache_bytes(small, 3, 100, DType::bf16));
-  EXPECT_EQ(gpu.logits_bytes, 0) << "the host copy of the logits is no GPU memory";
+  EXPECT_EQ(gpu.logits_bytes, 3 * 6400 * 2 + 3 * 6400 * 4) << "the last rows (bf16) and the seen marks (i32)";
   EXPECT_EQ(gpu.gradients_bytes, 0);
   EXPECT_EQ(gpu.optimizer_bytes, 0);
   EXPECT_EQ(gpu.gpu_buffers_bytes, kGpuBuffersBytes);
@@ -248,8 +248,9 @@ TEST(Estimates, MemoryOfEvaluationAndGeneration) {
   EXPECT_EQ(kv_cache_bytes(small, 3, 100), cache);
   const MemoryEstimate generation = estimate_generation_memory(small, 3, 20, 100, 7'000);
   EXPECT_EQ(generation.kv_cache_bytes, cache);
-  EXPECT_EQ(generation.logits_bytes, 3 * 20 * 6400 * 4) << "the prefill's logits copied to the host";
-  EXPECT_EQ(generation.total(), 4 * parameters + rope_tables + cache + 3 * 20 * 6400 * 4 + 7'000);
+  const int64_t next_token_rows = 3 * 6400 * 4 + 3 * 6400 * 4;  // the last logits (f32) and the seen marks
+  EXPECT_EQ(generation.logits_bytes, next_token_rows);
+  EXPECT_EQ(generation.total(), 4 * parameters + rope_tables + cache + next_token_rows + 7'000);
   EXPECT_THROW(estimate_generation_memory(small, 3, 20, 19, 0), std::invalid_argument) << "capacity < prompt";
   EXPECT_THROW(kv_cache_bytes(small, 1, 32769), std::invalid_argument);
   // A batch the config does not bound saturates.

@@ -189,6 +189,37 @@ TEST_F(GeneratorTest, SeededSamplingIsReproducible) {
   EXPECT_NE(generator_.generate({prompt}, options).sequences[0].tokens, first);
 }
 
+// Without candidates the backend samples (Backend::sample_tokens); with them the host Sampler does, stage by
+// stage. The two are separate code over the same filters and draws: they must give the same tokens.
+TEST_F(GeneratorTest, SamplingOnTheBackendDrawsWhatTheHostSamplerDraws) {
+  const std::vector<std::vector<int32_t>> prompts = {
+      tokenizer_.encode("Hi"), tokenizer_.encode("Once upon a time, in a small village")};
+  std::vector<SamplingOptions> settings(4);
+  settings[0].greedy = true;
+  settings[0].repetition_penalty = 1.3;
+  settings[1].temperature = 1.5;
+  settings[2].temperature = 0.8;
+  settings[2].top_k = 20;
+  settings[2].top_p = 0.9;
+  settings[2].repetition_penalty = 1.2;
+  settings[3].top_p = 0.5;
+  for (size_t k = 0; k < settings.size(); ++k) {
+    GenerationOptions options;
+    options.sampling = settings[k];
+    options.sampling.seed = 11 + k;
+    options.max_new_tokens = 20;
+    options.stop_ids = std::vector<int32_t>{};
+    const GenerationResult on_backend = generator_.generate(prompts, options);
+    options.sampling.candidates = 2;
+    const GenerationResult on_host = generator_.generate(prompts, options);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      EXPECT_EQ(on_backend.sequences[i].tokens, on_host.sequences[i].tokens)
+          << "setting " << k << ", prompt " << i;
+      EXPECT_EQ(on_host.sequences[i].candidates.size(), on_host.sequences[i].tokens.size());
+    }
+  }
+}
+
 TEST_F(GeneratorTest, StopsAtTheContextAndOnTheCallbackAndReportsCandidates) {
   std::vector<int32_t> long_prompt(90, 300);
   const GeneratedSequence full = generator_.generate({long_prompt}, greedy(20)).sequences[0];

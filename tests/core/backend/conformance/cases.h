@@ -401,4 +401,39 @@ inline const std::vector<ElementwiseCase> kElementwiseCases = {
     {"parallel_40001", 40001, 3.0, 0.25, f32_within(1e-5).with_bf16(2e-2)},
 };
 
+// sample_tokens over [rows, vocab] logits uniform in [-scale, scale] (or, with `levels`, rounded to that many
+// distinct values, so that ties decide), with a share of the ids marked as seen. Token ids admit no
+// tolerance: the backend must pick the reference's token in every row (both filter the same rounded logits
+// in double; only the grouping of sums differs, about 1e-16 relative, far from these draws' boundaries).
+struct SampleTokensCase {
+  std::string name;
+  int64_t rows, vocab;
+  TokenFilters filters;
+  double scale, seen_share = 0.0;
+  int levels = 0;
+};
+
+inline TokenFilters greedy_filters(double penalty = 1.0) {
+  return {penalty, true, 1.0, 0, 1.0};
+}
+inline TokenFilters sampling_filters(double temperature, int64_t top_k, double top_p, double penalty = 1.0) {
+  return {penalty, false, temperature, top_k, top_p};
+}
+
+inline const std::vector<SampleTokensCase> kSampleTokensCases = {
+    {"greedy_3x1000", 3, 1000, greedy_filters(), 4.0},
+    {"greedy_penalty_4x1031", 4, 1031, greedy_filters(1.3), 4.0, 0.2},
+    {"greedy_ties_5x777", 5, 777, greedy_filters(), 4.0, 0.0, 3},
+    {"plain_draw_8x6400", 8, 6400, sampling_filters(1.0, 0, 1.0), 6.0},
+    {"temperature_6x6400", 6, 6400, sampling_filters(0.7, 0, 1.0), 6.0},
+    {"top_k_50_6x6400", 6, 6400, sampling_filters(1.0, 50, 1.0), 6.0},
+    {"top_k_ties_6x1000", 6, 1000, sampling_filters(1.0, 10, 1.0), 4.0, 0.0, 7},
+    {"top_p_0_9_6x6400", 6, 6400, sampling_filters(1.0, 0, 0.9), 6.0},
+    {"top_p_ties_6x1000", 6, 1000, sampling_filters(1.0, 0, 0.6), 4.0, 0.0, 9},
+    {"top_p_tiny_keeps_the_largest_4x500", 4, 500, sampling_filters(1.0, 0, 1e-9), 4.0, 0.0, 5},
+    {"everything_8x6400", 8, 6400, sampling_filters(0.85, 40, 0.85, 1.2), 6.0, 0.05},
+    {"one_token_vocab_2x1", 2, 1, sampling_filters(0.9, 0, 0.5), 1.0},
+    {"wide_vocab_2x70001", 2, 70001, sampling_filters(0.9, 0, 0.95, 1.1), 8.0, 0.01},
+};
+
 }  // namespace minimind::conformance
