@@ -39,7 +39,7 @@ BENCH_PRESETS=${BENCH_PRESETS:-'small:32 medium:16 large:8 moe:16'}  # preset:ba
 # Seconds each stage may take at most.
 LIMIT_GOOGLETEST=${LIMIT_GOOGLETEST:-150} LIMIT_CONFIGURE=${LIMIT_CONFIGURE:-120} LIMIT_BUILD=${LIMIT_BUILD:-330}
 LIMIT_CUDA_TESTS=${LIMIT_CUDA_TESTS:-150} LIMIT_CORE_TESTS=${LIMIT_CORE_TESTS:-100}
-LIMIT_SANITIZER=${LIMIT_SANITIZER:-240} LIMIT_CLI=${LIMIT_CLI:-60} LIMIT_CLI_SANITIZER=${LIMIT_CLI_SANITIZER:-120}
+LIMIT_SANITIZER=${LIMIT_SANITIZER:-240} LIMIT_CLI=${LIMIT_CLI:-60} LIMIT_CLI_SANITIZER=${LIMIT_CLI_SANITIZER:-300}
 LIMIT_BENCH=${LIMIT_BENCH:-60}
 # Only these stages run when set (space-separated names or patterns of them as the summary prints them; the
 # set-up and the build always run), e.g. STAGES='initcheck racecheck-*'.
