@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "backend/backend_factory.h"
 #include "backend/cuda/cuda_device.h"
 #include "config/resources.h"
+#include "infer/attention_probe.h"
 #include "infer/generator.h"
 #include "model/minimind_model.h"
 #include "model/model_dir.h"
@@ -387,6 +391,88 @@ TEST(GpuCheckpoints, ARunFromTheGpuResumesOnTheCpu) {
 TEST(GpuCheckpoints, ARunFromTheCpuResumesOnTheGpu) {
   SKIP_WITHOUT_GPU();
   expect_resume_across("cpu", "cuda");
+}
+
+// ---- the lab's probes and snapshots of a run --------------------------------------------------------------
+
+// A run of 4 steps on `device` (f32) with a checkpoint every step and the probes every 2: each attention map
+// and sample text it publishes equals what the CPU computes from that step's checkpoint, and a snapshot taken
+// while it runs holds exactly that step's weights.
+void expect_probes_and_snapshots_match_the_checkpoints(const std::string& device) {
+  ScratchDirectory dir;
+  const Tokenizer tokenizer = Tokenizer::load(default_tokenizer_dir() / "tokenizer.json");
+  std::filesystem::create_directories(dir / "data");
+  std::mt19937_64 rng(4);
+  write_random_shard(dir / "data" / "train.shard", tokenizer.vocab_size(), 80, 20, 9, rng);
+  ModelConfig config = dense_model();
+  config.vocab_size = tokenizer.vocab_size();
+  config.dropout = 0;
+  TrainConfig run = small_run(dir, "run", device);
+  run.max_steps = 4;
+  run.save_every = 1;
+  run.keep_last = 4;
+  run.sample_every = 2;
+  run.sample_tokens = 8;
+  run.tokenizer = default_tokenizer_dir() / "tokenizer.json";
+  run.probe_prompt = "The lab trains small models";
+
+  auto backend = make_backend(device, 4);
+  EventStream events;
+  Trainer trainer(run, config, *backend, events);
+  std::mutex mutex;
+  std::vector<AttentionMaps> maps;
+  std::vector<SampleText> samples;
+  std::optional<std::future<ModelSnapshot>> snapshot;
+  events.subscribe([&](const Event& event) {
+    std::lock_guard lock(mutex);
+    if (const auto* m = std::get_if<AttentionMaps>(&event)) maps.push_back(*m);
+    if (const auto* t = std::get_if<SampleText>(&event)) samples.push_back(*t);
+    const auto* metrics = std::get_if<StepMetrics>(&event);
+    if (metrics && metrics->step == 2 && !snapshot) snapshot = trainer.request_snapshot();
+  });
+  trainer.run();
+  events.close();
+
+  auto cpu = make_backend("cpu", 4);
+  const auto checkpoint = [&](int64_t step) {
+    return load_model(dir / "run" / "checkpoints" / checkpoint_directory_name(step), *cpu);
+  };
+  ASSERT_FALSE(maps.empty());
+  for (const AttentionMaps& m : maps) {
+    auto model = checkpoint(m.step);
+    const AttentionMaps expected = probe_attention(*model, tokenizer, run.probe_prompt, 64, m.step);
+    EXPECT_EQ(m.tokens, expected.tokens);
+    ASSERT_EQ(m.weights.size(), expected.weights.size());
+    float worst = 0;
+    for (size_t i = 0; i < m.weights.size(); ++i)
+      worst = std::max(worst, std::abs(m.weights[i] - expected.weights[i]));
+    EXPECT_LE(worst, 1e-4f) << "attention maps at step " << m.step;
+  }
+  ASSERT_EQ(samples.size(), 2u);
+  for (const SampleText& sample : samples) {
+    auto model = checkpoint(sample.step);
+    Generator generator(*model, tokenizer);
+    GenerationOptions options;  // the trainer's probe sampling
+    options.max_new_tokens = run.sample_tokens;
+    options.sampling.temperature = 0.8;
+    options.sampling.top_k = 40;
+    options.sampling.seed = static_cast<uint64_t>(sample.step);
+    std::vector<int32_t> ids = tokenizer.encode(run.probe_prompt);
+    EXPECT_EQ(sample.text, generator.generate({ids}, options).sequences.front().text)
+        << "step " << sample.step;
+  }
+  ASSERT_TRUE(snapshot.has_value());
+  const ModelSnapshot taken = snapshot->get();
+  ASSERT_GE(taken.step, 2);
+  auto model = checkpoint(taken.step);
+  const std::vector<double> expected = host_doubles(*cpu, model->parameters().buffer());
+  const std::vector<double> held = host_doubles(*cpu, taken.weights);
+  EXPECT_EQ(held, expected) << "the snapshot of step " << taken.step;
+}
+
+TEST(GpuTrainer, ProbesAndSnapshotsOfARunMatchItsCheckpoints) {
+  SKIP_WITHOUT_GPU();
+  expect_probes_and_snapshots_match_the_checkpoints("cuda");
 }
 
 }  // namespace
