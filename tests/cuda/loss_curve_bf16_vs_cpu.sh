@@ -18,8 +18,20 @@ mkdir -p "$work"
 "$minimind" prepare --input "$source_dir/resources/corpus/default/pretrain.jsonl" --out "$work/shards" >/dev/null
 common=(--data_dir "$work/shards" --preset tiny --batch_size 16 --max_seq_len 128 --max_steps "$steps"
         --learning_rate 1e-3 --eval_every 0 --save_every 0 --seed 7)
-"$minimind" train "${common[@]}" --out_dir "$work/cpu" --device cpu --precision f32 >"$work/cpu.log" 2>&1
-"$minimind" train "${common[@]}" --out_dir "$work/gpu" --device cuda --precision bf16 >"$work/gpu.log" 2>&1
+# The two runs side by side: the GPU's needs one host thread, the CPU's the rest.
+"$minimind" train "${common[@]}" --out_dir "$work/cpu" --device cpu --precision f32 >"$work/cpu.log" 2>&1 &
+cpu_run=$!
+gpu_status=0 cpu_status=0
+"$minimind" train "${common[@]}" --out_dir "$work/gpu" --device cuda --precision bf16 >"$work/gpu.log" 2>&1 ||
+  gpu_status=$?
+wait "$cpu_run" || cpu_status=$?
+failed() {  # RUN STATUS
+  echo "the $1 run failed (exit $2):"
+  tail -20 "$work/$1.log"
+  exit 1
+}
+((cpu_status == 0)) || failed cpu "$cpu_status"
+((gpu_status == 0)) || failed gpu "$gpu_status"
 
 python3 - "$work/cpu/metrics.jsonl" "$work/gpu/metrics.jsonl" "$steps" <<'PY'
 import json, sys
