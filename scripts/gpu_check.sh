@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The CUDA backend's checks on a GPU machine without a package registry (Ubuntu 24.04 with nvcc, CMake,
 # ninja, g++, python3 and compute-sanitizer; no Qt, no PCRE2 headers, perhaps no GoogleTest). Sets up what
-# the build lacks from .device/ (filled by scripts/prepare_gpu_carry.sh and carried with the tree), builds
-# (Release, CUDA for sm_90, without the lab), then runs: the GPU tests, the core tests, compute-sanitizer's
-# memcheck, racecheck and initcheck on the GPU tests, a 20-step CLI training run under each of them, the
-# CLI's training benchmark and its generation speed on the GPU. Every stage runs whatever became of the
-# others (a stage whose prerequisite failed is skipped, saying why); each one's status and time go to
-# OUT/summary.txt, printed last. The whole run stays under TOTAL_S seconds: each stage gets at most its limit and what is left.
+# the build lacks from .device/ (filled by scripts/prepare_gpu_carry.sh, then scripts/prepare_lab_carry.sh,
+# and carried with the tree), builds (Release, CUDA for sm_90, without the lab), then runs: the GPU tests,
+# the core tests, the lab's controllers (from the carried package), compute-sanitizer's memcheck, racecheck
+# and initcheck on the GPU tests, a 20-step CLI training run under each of them, the CLI's training
+# benchmark and its generation speed on the GPU. Every stage runs whatever became of the others (a stage
+# whose prerequisite failed is skipped, saying why); each one's status and time go to OUT/summary.txt,
+# printed last. The whole run stays under TOTAL_S seconds: each stage gets at most its limit and what is left.
 #
 #   bash scripts/gpu_check.sh OUT_DIR
 #
@@ -34,13 +35,15 @@ RACECHECK_FILTER=${RACECHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$prov
 RACECHECK_SAMPLING_FILTER=${RACECHECK_SAMPLING_FILTER:-'*SampleTokens*:-*wide_vocab*'}
 SANITIZE_ALONGSIDE=${SANITIZE_ALONGSIDE:-0}
 BUILD_TARGETS=${BUILD_TARGETS:-}  # space-separated ninja targets; empty: all
+# The lab's tests run from the carried package: its controllers, with the one that needs the GPU.
+LAB_TESTS_FILTER=${LAB_TESTS_FILTER:-'GenerationControllerTest.*:TrainingController.StartsPausesResumesAndStopsARealRun'}
 INITCHECK_FILTER=${INITCHECK_FILTER:-"Cuda*:Gpu*:*cuda_f32_*:*cuda_bf16_*:-$provoked"}
 BENCH_PRESETS=${BENCH_PRESETS:-'small:32 medium:16 large:8 moe:16'}  # preset:batch at sequence length 512
 # Seconds each stage may take at most.
 LIMIT_GOOGLETEST=${LIMIT_GOOGLETEST:-150} LIMIT_CONFIGURE=${LIMIT_CONFIGURE:-120} LIMIT_BUILD=${LIMIT_BUILD:-330}
 LIMIT_CUDA_TESTS=${LIMIT_CUDA_TESTS:-150} LIMIT_CORE_TESTS=${LIMIT_CORE_TESTS:-100}
 LIMIT_SANITIZER=${LIMIT_SANITIZER:-240} LIMIT_CLI=${LIMIT_CLI:-60} LIMIT_CLI_SANITIZER=${LIMIT_CLI_SANITIZER:-300}
-LIMIT_BENCH=${LIMIT_BENCH:-60}
+LIMIT_BENCH=${LIMIT_BENCH:-60} LIMIT_LAB_TESTS=${LIMIT_LAB_TESTS:-120}
 # Only these stages run when set (space-separated names or patterns of them as the summary prints them; the
 # set-up and the build always run), e.g. STAGES='initcheck racecheck-*'.
 STAGES=${STAGES:-}
@@ -263,6 +266,26 @@ if [[ -x $BUILD_DIR/tests/core_tests ]]; then
   [[ -f $out/core.xml ]] && note "core tests: $(junit_counts "$out/core.xml")"
 else
   skip core-tests "core_tests was not built: see build.log"
+fi
+
+# ---- the lab's controllers on the GPU ----------------------------------------------------------------
+# The machine has no Qt: the lab's tests come packed with the Qt runtime (scripts/prepare_lab_carry.sh) and
+# run offscreen; the GPU test among them must run, not skip.
+if [[ -f $repo/.device/lab.tar.gz ]]; then
+  rm -rf "$deps/lab"
+  tar -C "$deps" -xzf "$repo/.device/lab.tar.gz"
+  lab=$deps/lab
+  : >"$out/lab.log"
+  if stage lab-tests "$LIMIT_LAB_TESTS" "$out/lab.log" env \
+    LD_LIBRARY_PATH="$lab/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    QT_PLUGIN_PATH="$lab/plugins" QT_QPA_PLATFORM=offscreen QT_QPA_FONTDIR="$lab/fonts" \
+    MINIMIND_RESOURCES_DIR="$repo/resources" "$lab/bin/widget_tests" --gtest_filter="$LAB_TESTS_FILTER" &&
+    grep -q 'SKIPPED \] GenerationControllerTest.OnAGpu' "$out/lab.log"; then
+    record lab-gpu-test 1 0 "the lab's GPU test skipped: see lab.log"
+  fi
+  grep -E '^\[ +(PASSED|FAILED|SKIPPED) +\]' "$out/lab.log" | sed 's/^/gpu_check:   lab: /' | tee -a "$summary"
+else
+  skip lab-tests "not carried (.device/lab.tar.gz: run scripts/prepare_lab_carry.sh)"
 fi
 
 # ---- compute-sanitizer -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <QCoreApplication>
 #include <QThread>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 #include "backend/cpu/cpu_backend.h"
@@ -88,6 +89,34 @@ class GenerationControllerTest : public ::testing::Test {
     request.max_new_tokens = max_new_tokens;
     request.candidates = 3;
     return request;
+  }
+
+  // A run of the tiny model on prepared random ids that only a stop ends, with the probes every 2 steps.
+  TrainConfig endless_run(const std::string& device) {
+    std::filesystem::create_directories(dir_ / "data");
+    {
+      TokenShardWriter writer(dir_ / "data" / "train.shard", {6400, false});
+      for (int d = 0; d < 100; ++d) {
+        std::vector<int32_t> ids(12);
+        for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(300 + (d * 7 + i * 13) % 500);
+        writer.add_document(ids);
+      }
+      writer.finish();
+    }
+    TrainConfig config;
+    config.device = device;
+    config.data_dir = dir_ / "data";
+    config.run_dir = dir_ / "run";
+    config.batch_size = 2;
+    config.seq_len = 8;
+    config.max_steps = 100000;  // only a stop ends it
+    config.eval_every = 0;
+    config.save_every = 0;
+    config.sample_every = 2;
+    config.sample_tokens = 2;
+    config.tokenizer = default_tokenizer_dir() / "tokenizer.json";
+    config.threads = 1;
+    return config;
   }
 
   ScratchDirectory dir_;
@@ -273,29 +302,7 @@ TEST_F(GenerationControllerTest, FollowsTheChosenDeviceWithTheLoadedModel) {
 }
 
 TEST_F(GenerationControllerTest, UsesTheModelBeingTrained) {
-  std::filesystem::create_directories(dir_ / "data");
-  {
-    TokenShardWriter writer(dir_ / "data" / "train.shard", {6400, false});
-    for (int d = 0; d < 100; ++d) {
-      std::vector<int32_t> ids(12);
-      for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(300 + (d * 7 + i * 13) % 500);
-      writer.add_document(ids);
-    }
-    writer.finish();
-  }
-  TrainConfig config;
-  config.data_dir = dir_ / "data";
-  config.run_dir = dir_ / "run";
-  config.batch_size = 2;
-  config.seq_len = 8;
-  config.max_steps = 100000;  // only a stop ends it
-  config.eval_every = 0;
-  config.save_every = 0;
-  config.sample_every = 2;
-  config.sample_tokens = 2;
-  config.tokenizer = default_tokenizer_dir() / "tokenizer.json";
-  config.threads = 1;
-
+  const TrainConfig config = endless_run("cpu");
   TrainingController training;
   GenerationController controller(nullptr, "cpu", 1);
   Received got(controller);
@@ -325,6 +332,33 @@ TEST_F(GenerationControllerTest, UsesTheModelBeingTrained) {
   ASSERT_TRUE(wait_for([&] { return !got.reason.isEmpty() || got.failures.size() > 1; }));
   EXPECT_EQ(got.failures.size(), 1);
   EXPECT_FALSE(got.ids.empty());
+}
+
+// The lab on a GPU: a run trains there, and generation from its snapshot follows it there.
+TEST_F(GenerationControllerTest, OnAGpuTheRunAndGenerationFromItsSnapshotStayThere) {
+  const std::string why_not = cuda_unavailable_reason(0);
+  if (!why_not.empty()) GTEST_SKIP() << "no GPU to test on: " << why_not;
+  TrainingController training;
+  std::vector<StepMetrics> steps;
+  QObject::connect(&training, &TrainingController::step_metrics,
+                   [&](const StepMetrics& m) { steps.push_back(m); });
+  ASSERT_TRUE(training.start(endless_run("cuda"), tiny_config()));
+  ASSERT_TRUE(wait_for([&] { return steps.size() >= 3; }));
+
+  GenerationController controller(nullptr, "cuda", 1);
+  Received got(controller);
+  ASSERT_TRUE(controller.load_snapshot(training.snapshot()));
+  ASSERT_TRUE(wait_for([&] { return !got.description.isEmpty() || !got.failures.isEmpty(); }));
+  ASSERT_TRUE(got.failures.isEmpty()) << got.failures.join("; ").toStdString();
+  EXPECT_TRUE(got.description.contains(" on cuda: ")) << got.description.toStdString();
+  ASSERT_TRUE(controller.generate("Once upon a time", greedy_request(8)));
+  ASSERT_TRUE(wait_for([&] { return !got.reason.isEmpty() || !got.failures.isEmpty(); }));
+  ASSERT_TRUE(got.failures.isEmpty()) << got.failures.join("; ").toStdString();
+  EXPECT_EQ(got.ids.size(), 8u);
+
+  training.stop();
+  ASSERT_TRUE(wait_for([&] { return !training.running(); }));
+  for (const StepMetrics& m : steps) EXPECT_TRUE(std::isfinite(m.loss)) << "step " << m.step;
 }
 
 }  // namespace
