@@ -26,6 +26,7 @@
 #include "backend/dropout_mask.h"
 #include "backend/precision.h"
 #include "backend/step_scalars.h"
+#include "backend/token_filters.h"
 #include "tensor/tensor.h"
 
 namespace minimind {
@@ -54,16 +55,6 @@ struct ExpertWeights {
   int64_t stride = 0;
   int64_t count = 0;
   Tensor expert(int64_t e) const { return block.flat(e * stride, shape); }
-};
-
-// How sample_tokens turns a row of logits into a token: Hugging Face's filters in its order (the host
-// Sampler's, backend/token_filters.h).
-struct TokenFilters {
-  double repetition_penalty = 1.0;  // > 0; 1: off
-  bool greedy = false;              // the argmax after the penalty; the rest is then unused
-  double temperature = 1.0;         // > 0
-  int64_t top_k = 0;                // keep the logits >= the k-th largest; 0: off
-  double top_p = 1.0;               // in (0, 1]; 1: off
 };
 
 // What a device reports about itself (the CPU reports the host's memory).

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -119,6 +120,29 @@ int32_t draw_token(std::span<const double> probabilities, double u) {
 
 int32_t sample_from(std::span<const double> probabilities, std::mt19937_64& rng) {
   return draw_token(probabilities, uniform_draw(rng));
+}
+
+int32_t pick_token(std::span<double> row, const TokenFilters& filters, double u,
+                   const std::function<void(const char* stage)>& after_stage) {
+  const std::span<const double> values(row);
+  if (filters.greedy) return argmax(values);
+  const auto ran = [&](const char* stage) {
+    if (after_stage) after_stage(stage);
+  };
+  if (filters.temperature != 1.0) {
+    apply_temperature(row, filters.temperature);
+    ran("temperature");
+  }
+  if (filters.top_k > 0) {
+    apply_top_k(row, filters.top_k);
+    ran("top_k");
+  }
+  if (filters.top_p < 1.0) {
+    apply_top_p(row, filters.top_p);
+    ran("top_p");
+  }
+  if (!std::isfinite(values[static_cast<size_t>(argmax(values))])) return -1;
+  return draw_token(softmax_probabilities(values), u);
 }
 
 #define MINIMIND_TOKEN_FILTERS_INSTANTIATE(T)                                                \

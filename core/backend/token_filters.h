@@ -5,11 +5,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <span>
 #include <vector>
 
 namespace minimind {
+
+// How a row of logits becomes a token: Hugging Face's filters in its order.
+struct TokenFilters {
+  double repetition_penalty = 1.0;  // > 0; 1: off
+  bool greedy = false;              // the argmax after the penalty; the rest is then unused
+  double temperature = 1.0;         // > 0
+  int64_t top_k = 0;                // keep the logits >= the k-th largest; 0: off
+  double top_p = 1.0;               // in (0, 1]; 1: off
+};
 
 // CTRL's penalty on ids already in the context: a positive logit is divided by `penalty`, a negative one
 // multiplied (each id once, however often it occurs). Ids outside the row throw std::invalid_argument.
@@ -50,5 +60,12 @@ int32_t draw_token(std::span<const double> probabilities, double u);
 
 // draw_token with u = uniform_draw(rng).
 int32_t sample_from(std::span<const double> probabilities, std::mt19937_64& rng);
+
+// What follows the repetition penalty, on an already penalised row: the argmax when greedy; else temperature,
+// top-k and top-p, each only when it is on (after_stage, when given, is called with its name once it has
+// run), then draw_token with `u` over the softmax of what is left. -1 when no finite logit is left to draw
+// from. Both the host Sampler and the CPU backend's sample_tokens pick through this.
+int32_t pick_token(std::span<double> row, const TokenFilters& filters, double u,
+                   const std::function<void(const char* stage)>& after_stage = {});
 
 }  // namespace minimind

@@ -211,14 +211,11 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
   // picks, reporting each stage: both paths draw the same tokens from the same seed.
   Backend& backend = model_.backend();
   const int64_t vocab = config.vocab_size;
-  TokenFilters filters;
-  filters.repetition_penalty = options.sampling.repetition_penalty;
-  filters.greedy = options.sampling.is_greedy();
-  filters.temperature = filters.greedy ? 1.0 : options.sampling.temperature;
-  filters.top_k = options.sampling.top_k;
-  filters.top_p = options.sampling.top_p;
-  Tensor seen, ids, uniforms, host_uniforms;
-  if (!want_candidates) {
+  const TokenFilters filters = options.sampling.filters();
+  Tensor rows, seen, ids, uniforms, host_uniforms;
+  if (want_candidates) {
+    rows = Tensor::empty({batch, vocab}, model_.precision().statistic());
+  } else {
     Tensor host_seen = Tensor::zeros({batch, vocab}, DType::i32);
     for (int64_t i = 0; i < batch; ++i)
       for (int32_t id : prompts[static_cast<size_t>(i)]) host_seen.data<int32_t>()[i * vocab + id] = 1;
@@ -236,7 +233,6 @@ GenerationResult Generator::generate(const std::vector<std::vector<int32_t>>& pr
   };
   auto sample_all = [&](const Tensor& logits) {
     if (want_candidates) {
-      Tensor rows = Tensor::empty({batch, vocab}, wide_dtype(logits.dtype()));
       backend.copy(logits, rows);
       for (int64_t i = 0; i < batch; ++i) {
         SequenceState& s = states[static_cast<size_t>(i)];

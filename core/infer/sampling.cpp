@@ -10,6 +10,16 @@
 
 namespace minimind {
 
+TokenFilters SamplingOptions::filters() const {
+  TokenFilters filters;
+  filters.repetition_penalty = repetition_penalty;
+  filters.greedy = is_greedy();
+  filters.temperature = filters.greedy ? 1.0 : temperature;
+  filters.top_k = top_k;
+  filters.top_p = top_p;
+  return filters;
+}
+
 void SamplingOptions::validate() const {
   auto fail = [](const std::string& message) { throw std::invalid_argument("sampling: " + message); };
   if (!(temperature >= 0) || !std::isfinite(temperature))
@@ -64,21 +74,10 @@ int32_t Sampler::next(std::span<const T> logits, std::span<const int32_t> contex
     apply_repetition_penalty(row, context, options_.repetition_penalty);
     record("repetition_penalty");
   }
-  if (greedy) return argmax(std::span<const double>(row));
-  if (options_.temperature != 1.0) {
-    apply_temperature(row, options_.temperature);
-    record("temperature");
-  }
-  if (options_.top_k > 0) {
-    apply_top_k(row, options_.top_k);
-    record("top_k");
-  }
-  if (options_.top_p < 1.0) {
-    apply_top_p(row, options_.top_p);
-    record("top_p");
-  }
-  const std::vector<double> probabilities = softmax_probabilities(std::span<const double>(row));
-  return sample_from(probabilities, rng_);
+  const double u = greedy ? 0.0 : uniform_draw(rng_);  // one draw per sampled token, as sample_tokens takes
+  const int32_t id = pick_token(row, options_.filters(), u, record);
+  if (id < 0) throw std::invalid_argument("sample: no finite logit is left to draw from");
+  return id;
 }
 
 #define MINIMIND_SAMPLING_INSTANTIATE(T)                                          \

@@ -24,6 +24,8 @@ struct SamplingOptions {
   int64_t candidates = 0;  // report the top-N tokens after each filter stage (0: none)
 
   bool is_greedy() const { return greedy || temperature == 0.0; }
+  // The same choice as the filters sample_tokens takes.
+  TokenFilters filters() const;
   // Throws std::invalid_argument naming the first option out of range.
   void validate() const;
 };

@@ -26,21 +26,8 @@ void CpuBackend::do_sample_tokens(const Tensor& logits, const TokenFilters& filt
         has_nan = has_nan || std::isnan(x);
         row[static_cast<size_t>(i)] = x;
       }
-      std::span<double> filtered(row);
-      int32_t id = -1;
-      if (has_nan) {
-        // no token
-      } else if (filters.greedy) {
-        id = argmax(std::span<const double>(filtered));
-      } else {
-        apply_temperature(filtered, filters.temperature);
-        apply_top_k(filtered, filters.top_k);
-        apply_top_p(filtered, filters.top_p);
-        const double largest = filtered[static_cast<size_t>(argmax(std::span<const double>(filtered)))];
-        if (std::isfinite(largest))
-          id = draw_token(softmax_probabilities(std::span<const double>(filtered)),
-                          uniforms.data<double>()[r]);
-      }
+      const double u = filters.greedy ? 0.0 : uniforms.data<double>()[r];
+      const int32_t id = has_nan ? -1 : pick_token(row, filters, u);
       ids.data<int32_t>()[r] = id;
       if (id >= 0) marks[id] = 1;
     }
